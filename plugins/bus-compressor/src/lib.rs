@@ -1,0 +1,1 @@
+//! postmix-bus-compressor

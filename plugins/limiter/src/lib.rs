@@ -1,0 +1,1 @@
+//! postmix-limiter

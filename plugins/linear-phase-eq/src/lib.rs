@@ -1,0 +1,1 @@
+//! postmix-linear-phase-eq

@@ -1,0 +1,1 @@
+//! Dynamics: detector, gain computer, ballistics (compressor, gate, expander).

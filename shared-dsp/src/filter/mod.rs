@@ -1,0 +1,1 @@
+//! IIR filters: analog-prototype EQ curve model, analog-matched biquads.

@@ -1,0 +1,1 @@
+//! Linear-phase FIR design and FFT convolution.

@@ -1,0 +1,1 @@
+//! Look-ahead peak and true-peak limiter.

@@ -1,0 +1,1 @@
+//! Linear-phase polyphase oversampling.

@@ -1,0 +1,79 @@
+//! Parameter smoothing for values that DSP units own (plugin parameters use nice-plug's smoothers).
+
+/// One-pole exponential smoother: reaches ~63 % of a step after `time_ms`.
+///
+/// Used for gains computed inside DSP units (auto makeup, unity-gain compensation), where the
+/// value is not a host parameter. Smoothing happens in whatever domain the caller feeds it (for
+/// gains, feed dB to get logarithmic smoothing).
+#[derive(Debug, Clone)]
+pub struct OnePole {
+    /// Current output value.
+    value: f32,
+    /// Target value.
+    target: f32,
+    /// Per-sample coefficient in (0, 1]; 1 means no smoothing.
+    coeff: f32,
+    /// Time constant in milliseconds.
+    time_ms: f32,
+}
+
+impl OnePole {
+    /// A smoother at `initial` with the given time constant.
+    pub fn new(initial: f32, time_ms: f32) -> Self {
+        Self {
+            value: initial,
+            target: initial,
+            coeff: 1.0,
+            time_ms,
+        }
+    }
+
+    /// Recomputes the coefficient for the sample rate.
+    pub fn set_sample_rate(&mut self, fs: f32) {
+        self.coeff = if self.time_ms <= 0.0 {
+            1.0
+        } else {
+            1.0 - (-1.0 / (self.time_ms * 0.001 * fs)).exp()
+        };
+    }
+
+    /// Sets the value to approach.
+    pub fn set_target(&mut self, target: f32) {
+        self.target = target;
+    }
+
+    /// Jumps to `value` immediately.
+    pub fn reset(&mut self, value: f32) {
+        self.value = value;
+        self.target = value;
+    }
+
+    /// Advances one sample and returns the new value.
+    #[inline]
+    pub fn next(&mut self) -> f32 {
+        self.value += (self.target - self.value) * self.coeff;
+        self.value
+    }
+
+    /// The current value without advancing.
+    pub fn value(&self) -> f32 {
+        self.value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reaches_63_percent_after_time_constant() {
+        let mut s = OnePole::new(0.0, 10.0);
+        s.set_sample_rate(48_000.0);
+        s.set_target(1.0);
+        let mut v = 0.0;
+        for _ in 0..480 {
+            v = s.next();
+        }
+        assert!((v - (1.0 - (-1.0f32).exp())).abs() < 2e-3, "{v}");
+    }
+}
