@@ -101,7 +101,7 @@ pub fn programme(fs: f64, seconds: f64, seed: u64) -> [Vec<f32>; 2] {
         // Drum hit on every beat, a louder one on every bar.
         let beat_pos = t % beat;
         if beat_pos < 1.0 / fs {
-            drum_env = if (t / beat) as usize % 4 == 0 {
+            drum_env = if ((t / beat) as usize).is_multiple_of(4) {
                 1.0
             } else {
                 0.6

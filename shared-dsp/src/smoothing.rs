@@ -49,6 +49,8 @@ impl OnePole {
     }
 
     /// Advances one sample and returns the new value.
+    // NOTE: named like nice-plug's smoothers; not an Iterator, a smoother never ends.
+    #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> f32 {
         self.value += (self.target - self.value) * self.coeff;
@@ -75,5 +77,95 @@ mod tests {
             v = s.next();
         }
         assert!((v - (1.0 - (-1.0f32).exp())).abs() < 2e-3, "{v}");
+    }
+}
+
+/// Linear ramp that lands exactly on its target: used for crossfades (bypass, kernel swaps) where
+/// the end state must be bit-exact (a bypassed plugin outputs exactly its dry input).
+#[derive(Debug, Clone)]
+pub struct LinearRamp {
+    /// Current value.
+    value: f32,
+    /// Target value.
+    target: f32,
+    /// Change per sample (always positive).
+    step: f32,
+    /// Ramp duration in milliseconds.
+    time_ms: f32,
+}
+
+impl LinearRamp {
+    /// A ramp at `initial` that takes `time_ms` to cross a distance of 1.
+    pub fn new(initial: f32, time_ms: f32) -> Self {
+        Self {
+            value: initial,
+            target: initial,
+            step: 1.0,
+            time_ms,
+        }
+    }
+
+    /// Recomputes the per-sample step for the sample rate.
+    pub fn set_sample_rate(&mut self, fs: f32) {
+        self.step = if self.time_ms <= 0.0 {
+            1.0
+        } else {
+            1.0 / (self.time_ms * 0.001 * fs)
+        };
+    }
+
+    /// Sets the value to ramp to.
+    pub fn set_target(&mut self, target: f32) {
+        self.target = target;
+    }
+
+    /// Jumps to `value` immediately.
+    pub fn reset(&mut self, value: f32) {
+        self.value = value;
+        self.target = value;
+    }
+
+    /// True while the value has not reached its target.
+    pub fn is_moving(&self) -> bool {
+        self.value != self.target
+    }
+
+    /// Advances one sample and returns the new value.
+    // NOTE: named like nice-plug's smoothers; not an Iterator, a smoother never ends.
+    #[allow(clippy::should_implement_trait)]
+    #[inline]
+    pub fn next(&mut self) -> f32 {
+        if self.value < self.target {
+            self.value = (self.value + self.step).min(self.target);
+        } else if self.value > self.target {
+            self.value = (self.value - self.step).max(self.target);
+        }
+        self.value
+    }
+
+    /// The current value without advancing.
+    pub fn value(&self) -> f32 {
+        self.value
+    }
+}
+
+#[cfg(test)]
+mod ramp_tests {
+    use super::*;
+
+    #[test]
+    fn linear_ramp_lands_exactly_on_target_after_its_time() {
+        let mut r = LinearRamp::new(0.0, 10.0);
+        r.set_sample_rate(48_000.0);
+        r.set_target(1.0);
+        for _ in 0..479 {
+            r.next();
+        }
+        assert!(r.is_moving());
+        for _ in 0..2 {
+            r.next();
+        }
+        assert_eq!(r.value(), 1.0);
+        assert!(!r.is_moving());
     }
 }

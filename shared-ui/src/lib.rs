@@ -1,1 +1,10 @@
-//! shared-ui
+//! Postmix's shared editor pieces: the suite's look, level and gain-reduction meters, parameter
+//! controls, and the output section (bypass, output gain, output meter) every plugin carries.
+//!
+//! Audio-thread values reach the editor only through atomics ([`meter::MeterValue`]); nothing here
+//! locks on the audio thread.
+
+pub mod editor;
+pub mod meter;
+pub mod output;
+pub mod theme;
