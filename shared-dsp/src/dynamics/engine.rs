@@ -84,6 +84,16 @@ struct BallisticsState {
     gate_hold: u32,
 }
 
+impl BallisticsState {
+    /// The state with denormal-range dB values flushed (once per chunk).
+    fn flushed(mut self) -> Self {
+        self.fast = flush_denormal_f32(self.fast);
+        self.slow = flush_denormal_f32(self.slow);
+        self.lower = flush_denormal_f32(self.lower);
+        self
+    }
+}
+
 /// Per-block coefficients, recomputed when a setter marked the unit dirty.
 #[derive(Clone, Copy, Debug, Default)]
 struct Coeffs {
@@ -97,7 +107,15 @@ struct Coeffs {
     /// Auto release: fast-stage release, slow-stage charge and release coefficients.
     a_fast: f32,
     a_charge: f32,
-    a_slow: f32,
+    /// `1 - a` of each of the above.
+    k_att: f32,
+    k_rel: f32,
+    k_fast: f32,
+    k_charge: f32,
+    /// Which of each coefficient pair is the larger (selects max or min in [`toward`]).
+    att_ge_rel: bool,
+    att_ge_fast: bool,
+    charge_ge_rel: bool,
     /// Gate thresholds (dB) and hold in samples.
     gate_open_db: f32,
     gate_close_db: f32,
@@ -465,7 +483,13 @@ impl Dynamics {
         co.a_rel = one_pole(self.release_ms, fs);
         co.a_fast = one_pole(self.release_ms * AUTO_RELEASE_FAST_FRACTION, fs);
         co.a_charge = one_pole(self.attack_ms.max(AUTO_RELEASE_SUSTAIN_MS), fs);
-        co.a_slow = co.a_rel;
+        co.k_att = 1.0 - co.a_att;
+        co.k_rel = 1.0 - co.a_rel;
+        co.k_fast = 1.0 - co.a_fast;
+        co.k_charge = 1.0 - co.a_charge;
+        co.att_ge_rel = co.a_att >= co.a_rel;
+        co.att_ge_fast = co.a_att >= co.a_fast;
+        co.charge_ge_rel = co.a_charge >= co.a_rel;
         if let Lower::Gate {
             open_db,
             close_db,
@@ -613,42 +637,63 @@ impl Dynamics {
                 }
             }
             // 2. Envelope: linear detector value per detection channel.
-            for d in 0..n_det {
-                let xb = &self.x_buf[d][..m];
-                let lv = &mut self.lvl_buf[d][..m];
-                let st = &mut self.det[d];
-                match self.detector {
-                    DetectorMode::Rms => {
-                        let a = co.a_rms;
+            if self.detector == DetectorMode::Rms {
+                // NOTE: `ms = k ms + a x^2` (k = 1 - a) is the one-pole of the docs with a
+                // 2-operation recursive chain; channels are run in pairs so that the two
+                // independent chains overlap (the loop is latency-bound, not throughput-bound).
+                let (a, k) = (co.a_rms, 1.0 - co.a_rms);
+                let mut d = 0;
+                while d < n_det {
+                    if d + 1 < n_det {
+                        let (x0, x1) = pair(&mut self.x_buf, d);
+                        let (l0, l1) = pair(&mut self.lvl_buf, d);
+                        let (s0, s1) = pair(&mut self.det, d);
+                        let (mut m0, mut m1) = (s0.ms, s1.ms);
+                        for i in 0..m {
+                            m0 = m0 * k + a * (x0[i] * x0[i]);
+                            m1 = m1 * k + a * (x1[i] * x1[i]);
+                            l0[i] = m0;
+                            l1[i] = m1;
+                        }
+                        s0.ms = flush_denormal_f32(m0);
+                        s1.ms = flush_denormal_f32(m1);
+                        d += 2;
+                    } else {
+                        let (xb, lv, st) = (&self.x_buf[d], &mut self.lvl_buf[d], &mut self.det[d]);
                         let mut ms = st.ms;
-                        for (o, &x) in lv.iter_mut().zip(xb) {
-                            ms += a * (x * x - ms);
-                            *o = ms;
+                        for i in 0..m {
+                            ms = ms * k + a * (xb[i] * xb[i]);
+                            lv[i] = ms;
                         }
                         st.ms = flush_denormal_f32(ms);
+                        d += 1;
                     }
-                    DetectorMode::Peak => {
-                        if co.peak_half == 0 {
-                            for (o, &x) in lv.iter_mut().zip(xb) {
-                                *o = x.abs();
-                            }
-                        } else {
-                            let (mut cur, mut prev, mut left) =
-                                (st.peak_cur, st.peak_prev, st.peak_left);
-                            for (o, &x) in lv.iter_mut().zip(xb) {
-                                if left == 0 {
-                                    prev = cur;
-                                    cur = 0.0;
-                                    left = co.peak_half;
-                                }
-                                left -= 1;
-                                cur = cur.max(x.abs());
-                                *o = cur.max(prev);
-                            }
-                            st.peak_cur = cur;
-                            st.peak_prev = prev;
-                            st.peak_left = left;
+                }
+            } else {
+                for d in 0..n_det {
+                    let xb = &self.x_buf[d][..m];
+                    let lv = &mut self.lvl_buf[d][..m];
+                    let st = &mut self.det[d];
+                    if co.peak_half == 0 {
+                        for (o, &x) in lv.iter_mut().zip(xb) {
+                            *o = x.abs();
                         }
+                    } else {
+                        let (mut cur, mut prev, mut left) =
+                            (st.peak_cur, st.peak_prev, st.peak_left);
+                        for (o, &x) in lv.iter_mut().zip(xb) {
+                            if left == 0 {
+                                prev = cur;
+                                cur = 0.0;
+                                left = co.peak_half;
+                            }
+                            left -= 1;
+                            cur = cur.max(x.abs());
+                            *o = cur.max(prev);
+                        }
+                        st.peak_cur = cur;
+                        st.peak_prev = prev;
+                        st.peak_left = left;
                     }
                 }
             }
@@ -708,33 +753,45 @@ impl Dynamics {
                     }
                 }
             }
-            // 6. Ballistics per path; the total gain in dB goes into lvl_buf.
-            for p in 0..paths {
-                let st = &mut self.bal[p];
-                let tu = &mut self.lvl_buf[p][..m];
-                let lo = &self.low_buf[p][..m];
-                let xd = &self.x_buf[p][..m];
+            // 6. Ballistics per path (pairs of paths interleaved); the total gain in dB goes
+            // into lvl_buf.
+            let mut p = 0;
+            while p < paths {
+                let n = if p + 1 < paths { 2 } else { 1 };
+                let kind = (self.auto_release, self.lower);
                 let mk = &self.mk_buf[..m];
-                match (self.auto_release, self.lower) {
-                    (false, Lower::Off) => ballistics::<false, 0>(st, &co, tu, lo, xd, mk),
-                    (true, Lower::Off) => ballistics::<true, 0>(st, &co, tu, lo, xd, mk),
-                    (false, Lower::Expander { .. }) => {
-                        ballistics::<false, 1>(st, &co, tu, lo, xd, mk)
-                    }
-                    (true, Lower::Expander { .. }) => {
-                        ballistics::<true, 1>(st, &co, tu, lo, xd, mk)
-                    }
-                    (false, Lower::Gate { .. }) => ballistics::<false, 2>(st, &co, tu, lo, xd, mk),
-                    (true, Lower::Gate { .. }) => ballistics::<true, 2>(st, &co, tu, lo, xd, mk),
+                let args = (
+                    &mut self.bal[p..p + n],
+                    &mut self.lvl_buf[p..p + n],
+                    &self.low_buf[p..p + n],
+                    &self.x_buf[p..p + n],
+                );
+                match kind {
+                    (false, Lower::Off) => ballistics::<false, 0>(&co, args, mk, m),
+                    (true, Lower::Off) => ballistics::<true, 0>(&co, args, mk, m),
+                    (false, Lower::Expander { .. }) => ballistics::<false, 1>(&co, args, mk, m),
+                    (true, Lower::Expander { .. }) => ballistics::<true, 1>(&co, args, mk, m),
+                    (false, Lower::Gate { .. }) => ballistics::<false, 2>(&co, args, mk, m),
+                    (true, Lower::Gate { .. }) => ballistics::<true, 2>(&co, args, mk, m),
                 }
-                self.gr_db[p] = st.fast.max(st.slow) + st.lower;
+                for q in p..p + n {
+                    let st = &self.bal[q];
+                    self.gr_db[q] = st.fast.max(st.slow) + st.lower;
+                }
+                p += n;
             }
-            // 7. Linear gain into the caller's buffer.
-            for (c, g) in gain.iter_mut().enumerate().take(n_out) {
+            // 7. Linear gain into the caller's buffer (computed once per path, then copied).
+            for c in 0..n_out {
                 let p = if linked { 0 } else { c.min(paths - 1) };
-                let out = &mut g.as_mut()[out_off..out_off + m];
-                for (o, &db) in out.iter_mut().zip(&self.lvl_buf[p][..m]) {
-                    *o = fastmath::exp2(db * LOG2_PER_DB);
+                if p < c {
+                    let (done, rest) = gain.split_at_mut(c);
+                    rest[0].as_mut()[out_off..out_off + m]
+                        .copy_from_slice(&done[p].as_mut()[out_off..out_off + m]);
+                } else {
+                    let out = &mut gain[c].as_mut()[out_off..out_off + m];
+                    for (o, &db) in out.iter_mut().zip(&self.lvl_buf[p][..m]) {
+                        *o = fastmath::exp2(db * LOG2_PER_DB);
+                    }
                 }
             }
             pos += m;
@@ -763,14 +820,6 @@ impl Dynamics {
                 }
             }
             self.delay_pos = (self.delay_pos + len) & self.delay_mask;
-        } else {
-            for ch in audio.iter_mut() {
-                for x in ch.as_mut()[range.clone()].iter_mut() {
-                    if !x.is_finite() {
-                        *x = 0.0;
-                    }
-                }
-            }
         }
         let ms_mode = self.stereo_mode == StereoMode::MidSide && n_ch == 2;
         if ms_mode {
@@ -778,6 +827,10 @@ impl Dynamics {
             let (l, r) = (&mut l[0].as_mut()[range.clone()], &mut r[0].as_mut()[range]);
             let (gm, gs) = (&gain[0].as_ref()[..len], &gain[1].as_ref()[..len]);
             for i in 0..len {
+                if !(l[i].is_finite() && r[i].is_finite()) {
+                    l[i] = if l[i].is_finite() { l[i] } else { 0.0 };
+                    r[i] = if r[i].is_finite() { r[i] } else { 0.0 };
+                }
                 let mid = 0.5 * (l[i] + r[i]) * gm[i];
                 let side = 0.5 * (l[i] - r[i]) * gs[i];
                 l[i] = mid + side;
@@ -796,6 +849,13 @@ impl Dynamics {
     }
 }
 
+/// Mutable references to elements `d` and `d + 1`.
+#[inline(always)]
+fn pair<T>(v: &mut [T], d: usize) -> (&mut T, &mut T) {
+    let (a, b) = v.split_at_mut(d + 1);
+    (&mut a[d], &mut b[0])
+}
+
 /// Non-finite -> 0, huge -> clamped, so the detector state stays finite.
 #[inline(always)]
 fn clean(x: f32) -> f32 {
@@ -806,61 +866,134 @@ fn clean(x: f32) -> f32 {
     }
 }
 
-/// Ballistics over one chunk of one path. `tu`: upper target in, total gain dB out; `lo`: lower
-/// (expander) target; `xd`: level in dB (gate); `mk`: makeup dB. `LOWER`: 0 off, 1 expander,
-/// 2 gate.
+/// One-pole step of `y` toward `t` with coefficient `a1` (k1 = 1 - a1) when the step goes
+/// the "first" way and `a2` otherwise, without a data-dependent branch: both candidates
+/// `y k + t a` are computed and the right one is their max (`use_max`) or min. (For `t > y` the
+/// candidate with the larger coefficient is the larger, for `t < y` the smaller, so which of
+/// max / min picks `a1` for rising targets follows from `a1 >= a2`, decided once per block.)
 #[inline(always)]
-fn ballistics<const AUTO: bool, const LOWER: u8>(
+fn toward(y: f32, t: f32, k1: f32, a1: f32, k2: f32, a2: f32, use_max: bool) -> f32 {
+    let c1 = y * k1 + t * a1;
+    let c2 = y * k2 + t * a2;
+    if use_max {
+        if c1 > c2 { c1 } else { c2 }
+    } else if c1 < c2 {
+        c1
+    } else {
+        c2
+    }
+}
+
+/// One ballistics step of one path; returns the total reduction `r + e` in dB.
+#[inline(always)]
+fn step<const AUTO: bool, const LOWER: u8>(
     st: &mut BallisticsState,
     co: &Coeffs,
-    tu: &mut [f32],
-    lo: &[f32],
-    xd: &[f32],
-    mk: &[f32],
-) {
-    let (mut fast, mut slow, mut e) = (st.fast, st.slow, st.lower);
-    let (mut open, mut hold) = (st.gate_open, st.gate_hold);
-    for i in 0..tu.len() {
-        let t = tu[i];
-        let r = if AUTO {
-            let af = if t > fast { co.a_att } else { co.a_fast };
-            fast += af * (t - fast);
-            let as_ = if t > slow { co.a_charge } else { co.a_slow };
-            slow += as_ * (t - slow);
-            fast.max(slow)
-        } else {
-            let a = if t > fast { co.a_att } else { co.a_rel };
-            fast += a * (t - fast);
-            fast
-        };
-        if LOWER != 0 {
-            let te = if LOWER == 1 {
-                lo[i]
-            } else {
-                let x = xd[i];
-                if x >= co.gate_open_db {
-                    open = true;
-                    hold = co.gate_hold;
-                } else if x >= co.gate_close_db {
-                    if open {
-                        hold = co.gate_hold;
-                    }
-                } else if hold > 0 {
-                    hold -= 1;
-                } else {
-                    open = false;
-                }
-                if open { 0.0 } else { co.gate_range }
-            };
-            // Opening (attenuation falling) is the attack.
-            let a = if te < e { co.a_att } else { co.a_rel };
-            e += a * (te - e);
-        }
-        tu[i] = mk[i] - r - e;
+    t: f32,
+    lo: f32,
+    x: f32,
+) -> f32 {
+    // Upper section: attack when the target rises above the state.
+    let r = if AUTO {
+        st.fast = toward(
+            st.fast,
+            t,
+            co.k_att,
+            co.a_att,
+            co.k_fast,
+            co.a_fast,
+            co.att_ge_fast,
+        );
+        st.slow = toward(
+            st.slow,
+            t,
+            co.k_charge,
+            co.a_charge,
+            co.k_rel,
+            co.a_rel,
+            co.charge_ge_rel,
+        );
+        if st.fast > st.slow { st.fast } else { st.slow }
+    } else {
+        st.fast = toward(
+            st.fast,
+            t,
+            co.k_att,
+            co.a_att,
+            co.k_rel,
+            co.a_rel,
+            co.att_ge_rel,
+        );
+        st.fast
+    };
+    if LOWER == 0 {
+        return r;
     }
-    st.fast = flush_denormal_f32(fast);
-    st.slow = flush_denormal_f32(slow);
-    st.lower = flush_denormal_f32(e);
-    st.gate_open = open;
-    st.gate_hold = hold;
+    let te = if LOWER == 1 {
+        lo
+    } else {
+        if x >= co.gate_open_db {
+            st.gate_open = true;
+            st.gate_hold = co.gate_hold;
+        } else if x >= co.gate_close_db {
+            if st.gate_open {
+                st.gate_hold = co.gate_hold;
+            }
+        } else if st.gate_hold > 0 {
+            st.gate_hold -= 1;
+        } else {
+            st.gate_open = false;
+        }
+        if st.gate_open { 0.0 } else { co.gate_range }
+    };
+    // Lower section: attack (opening) when the attenuation target falls below the state, so
+    // the attack candidate is the smaller one when attack is the faster coefficient.
+    st.lower = toward(
+        st.lower,
+        te,
+        co.k_att,
+        co.a_att,
+        co.k_rel,
+        co.a_rel,
+        !co.att_ge_rel,
+    );
+    r + st.lower
+}
+
+/// Ballistics over one chunk for one or two paths (two are interleaved so that their recursive
+/// chains overlap). Per path: `tu` upper target in, total gain dB (makeup - r - e) out; `lo`
+/// expander target; `xd` level in dB (gate); `mk` makeup dB. `LOWER`: 0 off, 1 expander, 2 gate.
+#[inline(always)]
+fn ballistics<const AUTO: bool, const LOWER: u8>(
+    co: &Coeffs,
+    (st, tu, lo, xd): (
+        &mut [BallisticsState],
+        &mut [[f32; CHUNK]],
+        &[[f32; CHUNK]],
+        &[[f32; CHUNK]],
+    ),
+    mk: &[f32],
+    m: usize,
+) {
+    if st.len() == 2 {
+        let (mut s0, mut s1) = (st[0], st[1]);
+        let (t0, t1) = tu.split_at_mut(1);
+        let (t0, t1) = (&mut t0[0], &mut t1[0]);
+        for i in 0..m {
+            let g0 = step::<AUTO, LOWER>(&mut s0, co, t0[i], lo[0][i], xd[0][i]);
+            let g1 = step::<AUTO, LOWER>(&mut s1, co, t1[i], lo[1][i], xd[1][i]);
+            t0[i] = mk[i] - g0;
+            t1[i] = mk[i] - g1;
+        }
+        st[0] = s0.flushed();
+        st[1] = s1.flushed();
+    } else {
+        let mut s0 = st[0];
+        let t0 = &mut tu[0];
+        for i in 0..m {
+            let g0 = step::<AUTO, LOWER>(&mut s0, co, t0[i], lo[0][i], xd[0][i]);
+            t0[i] = mk[i] - g0;
+        }
+        st[0] = s0.flushed();
+    }
 }
