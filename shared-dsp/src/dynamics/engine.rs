@@ -457,6 +457,12 @@ impl Dynamics {
             .fold(0.0f32, |m, &g| m.max(g))
     }
 
+    /// Current gain reduction in dB of gain channel `channel` (in mid/side mode 0 = mid,
+    /// 1 = side) at the end of the last block.
+    pub fn gain_reduction_db_channel(&self, channel: usize) -> f32 {
+        self.gr_db[channel.min(self.last_paths - 1)]
+    }
+
     fn total_makeup_db(&self) -> f32 {
         self.makeup_db
             + if self.auto_makeup {
@@ -502,6 +508,13 @@ impl Dynamics {
             co.gate_hold = (hold_ms.max(0.0) * 0.001 * fs).round() as u32;
         }
         co.gate_range = self.computer.l_range;
+        if co.lookahead != lookahead {
+            // A new delay starts from silence rather than from stale samples (no allocation).
+            for line in &mut self.delay {
+                line.fill(0.0);
+            }
+            self.delay_pos = 0;
+        }
         co.lookahead = lookahead;
         co.makeup_db = makeup_db;
         self.hpf_coeffs = self.sc_hpf_hz.map(|f| {
@@ -627,13 +640,34 @@ impl Dynamics {
                         *o = clean(x);
                     }
                 }
-                if self.hpf_coeffs.is_some() {
-                    let h = &mut self.det[d].hpf;
-                    for x in xb.iter_mut() {
-                        *x = h.run(*x as f64) as f32;
+            }
+            let hpf_on = self.hpf_coeffs.is_some();
+            // NOTE: with the RMS detector the high-pass runs fused into the mean-square loop
+            // below (its recursive chain then overlaps the averager's).
+            if hpf_on && self.detector == DetectorMode::Peak {
+                // Channels in pairs, so that the two biquads' recursive chains overlap.
+                let mut d = 0;
+                while d < n_det {
+                    if d + 1 < n_det {
+                        let (x0, x1) = pair(&mut self.x_buf, d);
+                        let (s0, s1) = pair(&mut self.det, d);
+                        let (h0, h1) = (&mut s0.hpf, &mut s1.hpf);
+                        for i in 0..m {
+                            x0[i] = h0.run(x0[i] as f64) as f32;
+                            x1[i] = h1.run(x1[i] as f64) as f32;
+                        }
+                        d += 2;
+                    } else {
+                        let h = &mut self.det[d].hpf;
+                        for x in self.x_buf[d][..m].iter_mut() {
+                            *x = h.run(*x as f64) as f32;
+                        }
+                        d += 1;
                     }
-                    h.s1 = crate::util::flush_denormal(h.s1);
-                    h.s2 = crate::util::flush_denormal(h.s2);
+                }
+                for st in &mut self.det[..n_det] {
+                    st.hpf.s1 = crate::util::flush_denormal(st.hpf.s1);
+                    st.hpf.s2 = crate::util::flush_denormal(st.hpf.s2);
                 }
             }
             // 2. Envelope: linear detector value per detection channel.
@@ -649,11 +683,23 @@ impl Dynamics {
                         let (l0, l1) = pair(&mut self.lvl_buf, d);
                         let (s0, s1) = pair(&mut self.det, d);
                         let (mut m0, mut m1) = (s0.ms, s1.ms);
-                        for i in 0..m {
-                            m0 = m0 * k + a * (x0[i] * x0[i]);
-                            m1 = m1 * k + a * (x1[i] * x1[i]);
-                            l0[i] = m0;
-                            l1[i] = m1;
+                        if hpf_on {
+                            let (h0, h1) = (&mut s0.hpf, &mut s1.hpf);
+                            for i in 0..m {
+                                let y0 = h0.run(x0[i] as f64) as f32;
+                                let y1 = h1.run(x1[i] as f64) as f32;
+                                m0 = m0 * k + a * (y0 * y0);
+                                m1 = m1 * k + a * (y1 * y1);
+                                l0[i] = m0;
+                                l1[i] = m1;
+                            }
+                        } else {
+                            for i in 0..m {
+                                m0 = m0 * k + a * (x0[i] * x0[i]);
+                                m1 = m1 * k + a * (x1[i] * x1[i]);
+                                l0[i] = m0;
+                                l1[i] = m1;
+                            }
                         }
                         s0.ms = flush_denormal_f32(m0);
                         s1.ms = flush_denormal_f32(m1);
@@ -661,12 +707,26 @@ impl Dynamics {
                     } else {
                         let (xb, lv, st) = (&self.x_buf[d], &mut self.lvl_buf[d], &mut self.det[d]);
                         let mut ms = st.ms;
-                        for i in 0..m {
-                            ms = ms * k + a * (xb[i] * xb[i]);
-                            lv[i] = ms;
+                        if hpf_on {
+                            for i in 0..m {
+                                let y = st.hpf.run(xb[i] as f64) as f32;
+                                ms = ms * k + a * (y * y);
+                                lv[i] = ms;
+                            }
+                        } else {
+                            for i in 0..m {
+                                ms = ms * k + a * (xb[i] * xb[i]);
+                                lv[i] = ms;
+                            }
                         }
                         st.ms = flush_denormal_f32(ms);
                         d += 1;
+                    }
+                }
+                if hpf_on {
+                    for st in &mut self.det[..n_det] {
+                        st.hpf.s1 = crate::util::flush_denormal(st.hpf.s1);
+                        st.hpf.s2 = crate::util::flush_denormal(st.hpf.s2);
                     }
                 }
             } else {
@@ -960,18 +1020,21 @@ fn step<const AUTO: bool, const LOWER: u8>(
     r + st.lower
 }
 
+/// One or two paths' ballistics state, upper-target / gain buffers, lower targets and levels.
+type PathSlices<'a> = (
+    &'a mut [BallisticsState],
+    &'a mut [[f32; CHUNK]],
+    &'a [[f32; CHUNK]],
+    &'a [[f32; CHUNK]],
+);
+
 /// Ballistics over one chunk for one or two paths (two are interleaved so that their recursive
 /// chains overlap). Per path: `tu` upper target in, total gain dB (makeup - r - e) out; `lo`
 /// expander target; `xd` level in dB (gate); `mk` makeup dB. `LOWER`: 0 off, 1 expander, 2 gate.
 #[inline(always)]
 fn ballistics<const AUTO: bool, const LOWER: u8>(
     co: &Coeffs,
-    (st, tu, lo, xd): (
-        &mut [BallisticsState],
-        &mut [[f32; CHUNK]],
-        &[[f32; CHUNK]],
-        &[[f32; CHUNK]],
-    ),
+    (st, tu, lo, xd): PathSlices<'_>,
     mk: &[f32],
     m: usize,
 ) {
