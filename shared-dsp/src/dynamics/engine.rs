@@ -149,7 +149,11 @@ fn one_pole(ms: f32, fs: f32) -> f32 {
 /// Upper section, gain reduction `r` in dB, target `t` from the computer, per sample:
 /// `r += a (t - r)` with `a = 1 - exp(-1 / (tau fs))`, `tau = attack` while `t > r` and
 /// `tau = release` otherwise. So after a step the gain reduction covers 1 - 1/e = 63.2 % of the
-/// change in dB after exactly the attack (release) time.
+/// change in dB after exactly the attack (release) time. (Measured from the input, the
+/// detector adds its own lag: up to `detector_ms` of peak hold, or the RMS averager's time
+/// constant; the tests use a 2 ms peak window.) The implementation evaluates both candidates
+/// `r (1 - a) + t a` and keeps the larger or smaller (see `toward`), which is the same law
+/// without a data-dependent branch.
 ///
 /// Auto release ([`Self::set_auto_release`]): two stages run on the same target. The fast stage
 /// attacks with the attack time and releases with `release * AUTO_RELEASE_FAST_FRACTION`; the
@@ -160,7 +164,15 @@ fn one_pole(ms: f32, fs: f32) -> f32 {
 /// blend in between.
 ///
 /// Lower section (expander / gate), attenuation `e` in dB: attack is the *opening* (attenuation
-/// falling) time, release the *closing* time, same one-pole law.
+/// falling) time, release the *closing* time, same one-pole law and the same two settings.
+/// The gate's state (open / closed with hysteresis and hold) is per path; its target is 0 dB
+/// when open and `range_db` when closed.
+///
+/// # Gains and makeup
+/// The gain is `makeup - r - e` in dB, converted to linear with a polynomial `exp2`
+/// ([`super::fastmath`]). Makeup (manual + auto, [`Self::auto_makeup_db`]) moves through a
+/// 20 ms one-pole in dB. Threshold, ratio, knee and range changes move the computer's target and
+/// are smoothed by the ballistics, so they do not click.
 ///
 /// # Look-ahead
 /// The detector sees the input undelayed; the audio is delayed by [`Self::latency`] samples in
