@@ -447,6 +447,142 @@ fn mid_side_mode_compresses_mid_and_side_separately() {
     assert!((rms_db(&side[24_000..]) + 10.0 * 2f64.log10() + 30.0).abs() < 0.05);
 }
 
+/// Downward expander with a 10 dB soft knee (the mirror image of Giannoulis eq. (4) below the
+/// threshold: y = x - (Re - 1)(x - Te - W/2)^2 / 2W inside the knee): steady sines through the
+/// full unit match within 0.1 dB.
+#[test]
+fn expander_soft_knee_matches_mirrored_quadratic_knee() {
+    let (te, re, w) = (-40.0f64, 3.0f64, 10.0f64);
+    let want = |x: f64| {
+        if 2.0 * (x - te) > w {
+            x
+        } else if 2.0 * (x - te).abs() <= w {
+            x - (re - 1.0) * (x - te - w / 2.0).powi(2) / (2.0 * w)
+        } else {
+            te + (x - te) * re
+        }
+    };
+    for &level in &[-60.0f64, -47.0, -44.0, -41.0, -38.0, -36.0, -30.0] {
+        let mut d = compressor(DetectorMode::Rms, 0.0, 1.0, 0.0);
+        d.set_lower(Lower::Expander {
+            threshold_db: te as f32,
+            ratio: re as f32,
+            knee_db: w as f32,
+            range_db: 100.0,
+        });
+        let mut x = sine(1000.0, dbfs(level), 0.0, FS as f64, 72_000);
+        run_mono(&mut d, &mut x, 256);
+        let out = peak_db(&x[48_000..]);
+        assert!(
+            (out - want(level)).abs() < 0.1,
+            "in {level}: {out} vs {}",
+            want(level)
+        );
+        assert!((d.curve(level as f32) as f64 - want(level)).abs() < 2e-3);
+    }
+}
+
+/// Range caps the gain reduction on steady sines: threshold -40, ratio inf, range 12 dB.
+#[test]
+fn range_caps_gain_reduction_on_steady_sines() {
+    for &level in &[-50.0f64, -46.0, -30.0, -10.0] {
+        let mut d = compressor(DetectorMode::Rms, -40.0, f32::INFINITY, 0.0);
+        d.set_range_db(12.0);
+        let mut x = sine(1000.0, dbfs(level), 0.0, FS as f64, 72_000);
+        run_mono(&mut d, &mut x, 512);
+        let want = level - (level + 40.0).clamp(0.0, 12.0);
+        let out = peak_db(&x[48_000..]);
+        assert!((out - want).abs() < 0.1, "in {level}: {out} vs {want}");
+    }
+}
+
+/// Link 50 %: each channel's mean square moves half way to the larger one (the documented
+/// law), so the quiet right channel gets the gain reduction of 10 log10(2 (ms_r + ms_l) / 2).
+#[test]
+fn stereo_link_fifty_percent_blends_mean_squares_halfway() {
+    let mut d = compressor(DetectorMode::Rms, -40.0, 4.0, 0.0);
+    d.set_stereo_link_percent(50.0);
+    let (al, ar) = (dbfs(-10.0), dbfs(-36.0));
+    let mut l = sine(1000.0, al, 0.0, FS as f64, 72_000);
+    let mut r = sine(1000.0, ar, 0.0, FS as f64, 72_000);
+    d.process_stereo(&mut l, &mut r);
+    let (ms_l, ms_r) = (al * al / 2.0, ar * ar / 2.0);
+    let level_r = 10.0 * (2.0 * (ms_r + 0.5 * (ms_l - ms_r))).log10();
+    let want_gr = 0.75 * (level_r + 40.0);
+    let gr = -36.0 - peak_db(&r[48_000..]);
+    println!("link 50 %: right GR {gr:.3} dB, analytic {want_gr:.3} dB");
+    assert!((gr - want_gr).abs() < 0.1);
+    assert!((-10.0 - peak_db(&l[48_000..]) - 22.5).abs() < 0.1);
+}
+
+/// A threshold jump from -10 to -40 dB during playback does not click: the gain moves at most
+/// by the attack coefficient times the target step per sample (30 dB * (1 - e^(-1/(5 ms fs)))),
+/// and a makeup jump of 12 dB moves through the 20 ms smoother.
+#[test]
+fn parameter_jumps_during_playback_move_the_gain_smoothly() {
+    let mut d = compressor(DetectorMode::Rms, -10.0, f32::INFINITY, 0.0);
+    let x = sine(1000.0, dbfs(-6.0), 0.0, FS as f64, 48_000);
+    let mut g = vec![0.0f32; x.len()];
+    let (a, b) = x.split_at(24_000);
+    let (ga, gb) = g.split_at_mut(24_000);
+    d.compute_gain(&[a], None, &mut [ga]);
+    d.set_threshold_db(-40.0);
+    d.set_makeup_db(12.0);
+    d.compute_gain(&[b], None, &mut [gb]);
+    let db: Vec<f64> = g.iter().map(|&v| 20.0 * (v as f64).log10()).collect();
+    let a_att = 1.0 - (-1.0 / (0.005 * FS as f64)).exp();
+    let a_mk = 1.0 - (-1.0 / (0.020 * FS as f64)).exp();
+    let max_step = db
+        .windows(2)
+        .fold(0.0f64, |m, w| m.max((w[1] - w[0]).abs()));
+    println!("largest per-sample gain step {max_step:.4} dB");
+    assert!(max_step <= 30.0 * a_att + 12.0 * a_mk + 0.05, "{max_step}");
+    // And it gets there: -6 dBFS in, threshold -40, ratio inf, +12 dB makeup -> -28 dBFS.
+    assert!(
+        (db[47_999] - (-40.0 + 6.0 + 12.0)).abs() < 0.1,
+        "{}",
+        db[47_999]
+    );
+}
+
+/// Block-size invariance with the stateful per-sample features: peak window, gate hold,
+/// mid/side and an external sidechain.
+#[test]
+fn block_size_invariance_peak_gate_mid_side_sidechain() {
+    let [l0, r0] = programme(FS as f64, 2.0, 4);
+    let [s0, s1] = programme(FS as f64, 2.0, 8);
+    let mut outs = vec![];
+    for &block in &[1usize, 17, 64, 4096] {
+        let mut d = Dynamics::new(2, 4096);
+        d.set_sample_rate(FS);
+        d.set_detector(DetectorMode::Peak);
+        d.set_detector_ms(7.0);
+        d.set_stereo_mode(StereoMode::MidSide);
+        d.set_stereo_link_percent(20.0);
+        d.set_threshold_db(-18.0);
+        d.set_lower(Lower::Gate {
+            open_db: -30.0,
+            close_db: -36.0,
+            hold_ms: 15.0,
+            range_db: 30.0,
+        });
+        let (mut l, mut r) = (l0.clone(), r0.clone());
+        let mut pos = 0;
+        while pos < l.len() {
+            let end = (pos + block).min(l.len());
+            d.process(
+                &mut [&mut l[pos..end], &mut r[pos..end]],
+                Some(&[&s0[pos..end], &s1[pos..end]]),
+            );
+            pos = end;
+        }
+        outs.push((l, r));
+    }
+    for o in &outs[1..] {
+        assert!(o.0 == outs[0].0 && o.1 == outs[0].1);
+    }
+}
+
 /// NaN and inf in the input (and sidechain) give finite output, and the unit keeps working.
 #[test]
 fn nan_and_inf_input_give_finite_output_and_unit_recovers() {
