@@ -29,6 +29,14 @@ const LEVEL_FLOOR: f32 = 1e-30;
 const LEVEL_CEIL: f32 = 1e30;
 /// Detector input is clamped to +-this (+180 dBFS) so that `x * x` stays finite.
 const INPUT_CLAMP: f32 = 1e9;
+/// Detector input below this magnitude (-300 dBFS) is treated as 0 (its square is denormal).
+const TINY_INPUT: f32 = 1e-15;
+/// Added to every detector power sample (see [`power`]).
+const POWER_BIAS: f32 = 1e-25;
+/// Added to every gain-reduction / attenuation target (dB). The ballistics states then settle
+/// at 1e-20 instead of decaying towards 0 through the denormal range (a classic anti-denormal
+/// offset); 1e-20 dB changes no gain (exp2 rounds it to exactly 1) and meters read it as 0.
+const TARGET_BIAS_DB: f32 = 1e-20;
 
 /// What the detector measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,12 +137,27 @@ struct Coeffs {
 }
 
 /// One-pole coefficient for time constant `ms` at `fs`: reaches 1 - 1/e of a step after `ms`.
+///
+/// Time constants under 0.07 samples (pole below 1e-6) are instantaneous (`a = 1`), so that
+/// `state * (1 - a)` never lands in the denormal range.
 fn one_pole(ms: f32, fs: f32) -> f32 {
-    if ms <= 0.0 {
-        1.0
+    let k = if ms <= 0.0 {
+        0.0
     } else {
-        1.0 - (-1000.0 / (ms as f64 * fs as f64)).exp() as f32
-    }
+        (-1000.0 / (ms as f64 * fs as f64)).exp()
+    };
+    if k < 1e-6 { 1.0 } else { (1.0 - k) as f32 }
+}
+
+/// Detector power of one sample, `x^2 + POWER_BIAS`, with tiny `x` flushed first.
+///
+/// NOTE: anti-denormal design. Squares of |x| < 1e-15 would be denormal, and a mean square that
+/// decays towards 0 would become denormal between the per-chunk flushes; the bias keeps every
+/// operand of the averager >= ~1e-32 (a -247 dB floor, far below any threshold).
+#[inline(always)]
+fn power(x: f32) -> f32 {
+    let x = if x.abs() < TINY_INPUT { 0.0 } else { x };
+    x * x + POWER_BIAS
 }
 
 /// The shared dynamics engine (compressor, expander, gate).
@@ -700,15 +723,15 @@ impl Dynamics {
                             for i in 0..m {
                                 let y0 = h0.run(x0[i] as f64) as f32;
                                 let y1 = h1.run(x1[i] as f64) as f32;
-                                m0 = m0 * k + a * (y0 * y0);
-                                m1 = m1 * k + a * (y1 * y1);
+                                m0 = m0 * k + a * power(y0);
+                                m1 = m1 * k + a * power(y1);
                                 l0[i] = m0;
                                 l1[i] = m1;
                             }
                         } else {
                             for i in 0..m {
-                                m0 = m0 * k + a * (x0[i] * x0[i]);
-                                m1 = m1 * k + a * (x1[i] * x1[i]);
+                                m0 = m0 * k + a * power(x0[i]);
+                                m1 = m1 * k + a * power(x1[i]);
                                 l0[i] = m0;
                                 l1[i] = m1;
                             }
@@ -722,12 +745,12 @@ impl Dynamics {
                         if hpf_on {
                             for i in 0..m {
                                 let y = st.hpf.run(xb[i] as f64) as f32;
-                                ms = ms * k + a * (y * y);
+                                ms = ms * k + a * power(y);
                                 lv[i] = ms;
                             }
                         } else {
                             for i in 0..m {
-                                ms = ms * k + a * (xb[i] * xb[i]);
+                                ms = ms * k + a * power(xb[i]);
                                 lv[i] = ms;
                             }
                         }
@@ -804,11 +827,11 @@ impl Dynamics {
                     let v = lv[i].clamp(LEVEL_FLOOR, LEVEL_CEIL);
                     let db = fastmath::log2(v) * scale + offset;
                     xd[i] = db;
-                    lv[i] = gc.upper_gr_db(db);
+                    lv[i] = gc.upper_gr_db(db) + TARGET_BIAS_DB;
                 }
                 if matches!(self.lower, Lower::Expander { .. }) {
                     for i in 0..m {
-                        lo[i] = gc.expander_db(xd[i]);
+                        lo[i] = gc.expander_db(xd[i]) + TARGET_BIAS_DB;
                     }
                 }
             }
@@ -848,7 +871,9 @@ impl Dynamics {
                 }
                 for q in p..p + n {
                     let st = &self.bal[q];
-                    self.gr_db[q] = st.fast.max(st.slow) + st.lower;
+                    let v = st.fast.max(st.slow) + st.lower;
+                    // The anti-denormal target bias (1e-20 dB) reads as 0.
+                    self.gr_db[q] = if v < 1e-6 { 0.0 } else { v };
                 }
                 p += n;
             }
@@ -1016,7 +1041,11 @@ fn step<const AUTO: bool, const LOWER: u8>(
         } else {
             st.gate_open = false;
         }
-        if st.gate_open { 0.0 } else { co.gate_range }
+        if st.gate_open {
+            TARGET_BIAS_DB
+        } else {
+            co.gate_range
+        }
     };
     // Lower section: attack (opening) when the attenuation target falls below the state, so
     // the attack candidate is the smaller one when attack is the faster coefficient.
