@@ -344,6 +344,20 @@ fn lookahead_zero_reports_zero_latency_and_5ms_delays_by_its_latency() {
     );
     assert_eq!(peak.0, 100 + d.latency());
     assert!((peak.1 - 0.5).abs() < 1e-6);
+    // Longest delay (5 ms at 384 kHz = 1920 samples) with host blocks longer than the ring.
+    let mut d = Dynamics::new(1, 4096);
+    d.set_sample_rate(384_000.0);
+    d.set_ratio(1.0);
+    d.set_lookahead_ms(5.0);
+    assert_eq!(d.latency(), 1920);
+    let mut x = vec![0.0f32; 12_000];
+    for (i, v) in x.iter_mut().enumerate() {
+        *v = ((i * 7919) % 1000) as f32 / 1000.0 - 0.5;
+    }
+    let orig = x.clone();
+    run_mono(&mut d, &mut x, 4096);
+    assert!(x[..1920].iter().all(|&v| v == 0.0));
+    assert_eq!(&x[1920..], &orig[..12_000 - 1920]);
 }
 
 /// With look-ahead equal to five attack time constants, a sudden 0 dBFS burst (threshold -30,

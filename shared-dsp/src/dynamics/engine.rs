@@ -463,10 +463,11 @@ impl Dynamics {
         self.dirty = true;
     }
 
-    /// Latency in samples (the look-ahead).
+    /// Latency in samples: the look-ahead, rounded to samples (at most 1984 samples, i.e. 5 ms up
+    /// to 396.8 kHz).
     pub fn latency(&self) -> usize {
         let la = (self.lookahead_ms as f64 * 0.001 * self.fs as f64).round() as usize;
-        la.min(self.delay_mask)
+        la.min(self.delay_mask + 1 - CHUNK)
     }
 
     /// The auto makeup gain in dB: the static curve's gain reduction at the reference level,
@@ -906,17 +907,32 @@ impl Dynamics {
         let la = self.co.lookahead;
         let len = range.len();
         if la > 0 {
+            // NOTE: the ring is written and read in contiguous runs of at most CHUNK samples
+            // (memcpy speed instead of a masked index per sample). Writing a run before reading
+            // is safe because `latency()` keeps `la <= size - CHUNK`.
             let mask = self.delay_mask;
+            let size = mask + 1;
             for (c, ch) in audio.iter_mut().enumerate() {
                 let line = &mut self.delay[c];
                 let mut w = self.delay_pos;
-                for x in ch.as_mut()[range.clone()].iter_mut() {
-                    line[w] = if x.is_finite() { *x } else { 0.0 };
-                    *x = line[(w.wrapping_sub(la)) & mask];
-                    w = (w + 1) & mask;
+                for seg in ch.as_mut()[range.clone()].chunks_mut(CHUNK) {
+                    let n = seg.len();
+                    let first = n.min(size - w);
+                    let (a, b) = seg.split_at(first);
+                    for (d, &x) in line[w..w + first].iter_mut().zip(a) {
+                        *d = if x.is_finite() { x } else { 0.0 };
+                    }
+                    for (d, &x) in line[..n - first].iter_mut().zip(b) {
+                        *d = if x.is_finite() { x } else { 0.0 };
+                    }
+                    let r = (w + size - la) & mask;
+                    let first = n.min(size - r);
+                    seg[..first].copy_from_slice(&line[r..r + first]);
+                    seg[first..].copy_from_slice(&line[..n - first]);
+                    w = (w + n) & mask;
                 }
             }
-            self.delay_pos = (self.delay_pos + len) & self.delay_mask;
+            self.delay_pos = (self.delay_pos + len) & mask;
         }
         let ms_mode = self.stereo_mode == StereoMode::MidSide && n_ch == 2;
         if ms_mode {
