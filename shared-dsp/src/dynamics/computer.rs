@@ -165,7 +165,11 @@ impl GainComputer {
                 self.l_w = w;
                 self.l_hw = 0.5 * w;
                 self.l_inv2w = 0.5 / w;
-                self.l_slope = ratio.clamp(1.0, MAX_EXPANDER_RATIO) - 1.0;
+                self.l_slope = if ratio.is_nan() {
+                    0.0
+                } else {
+                    ratio.clamp(1.0, MAX_EXPANDER_RATIO) - 1.0
+                };
                 self.l_range = range_db.clamp(0.0, MAX_RANGE_DB);
             }
             Lower::Gate { range_db, .. } => {

@@ -650,6 +650,11 @@ impl Dynamics {
         let ms_det = ms_mode && n_det == 2;
         let linked = self.link >= 1.0 || n_det == 1;
         let paths = if linked { 1 } else { n_det };
+        // Paths that start now (link dropped below 100 %, more sidechain channels) continue from
+        // the linked path's state instead of a stale one.
+        for q in self.last_paths..paths {
+            self.bal[q] = self.bal[0];
+        }
         self.last_paths = paths;
         let co = self.co;
         let mut pos = range.start;
