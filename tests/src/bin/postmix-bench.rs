@@ -1,0 +1,231 @@
+//! `postmix-bench`: throughput of every plugin in `POSTMIX_BUNDLES` through the real CLAP host.
+//!
+//! ```text
+//! POSTMIX_BUNDLES=$PWD/target/bundled postmix-bench [--quick] [--blocks 64,1024]
+//! ```
+//!
+//! Processes `shared_dsp::signal::programme(48000, 60 s, seed 1)` in stereo (10 s with `--quick`)
+//! at each host block size and prints "x realtime" (seconds of 48 kHz stereo audio per CPU second
+//! of the audio thread), beside a pass-through reference: the same host loop (the same buffer
+//! copies in and out) copying input to output without a plugin, measured in the same run.
+
+use postmix_tests::{
+    Blocks, HostBuffers, Library, Plugin, Run, bundle_dir, clap_bundles, param_id_hash,
+    thread_cpu_seconds,
+};
+use std::process::ExitCode;
+
+/// Per-plugin settings applied before the runs (through `params.flush`, before activation), so
+/// the benchmark measures a realistic, busy configuration rather than the defaults:
+/// (CLAP plugin ID, parameter string ID or display name, value as CLAP sees it - for nice-plug
+/// that is the normalized value 0..=1, or the step index for stepped parameters).
+///
+/// A setting naming a parameter the plugin does not have is an error, so stale entries surface.
+const BENCH_SETTINGS: &[(&str, &str, f64)] = &[
+    // e.g. ("org.postmix.limiter", "oversampling", 2.0),
+];
+
+/// Sample rate of the benchmark signal.
+const FS: f64 = 48_000.0;
+
+struct Options {
+    seconds: f64,
+    blocks: Vec<usize>,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut opts = Options {
+        seconds: 60.0,
+        blocks: vec![64, 1024],
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => opts.seconds = 10.0,
+            "--blocks" => {
+                let list = args.next().ok_or("--blocks needs a list, e.g. 64,1024")?;
+                opts.blocks = list
+                    .split(',')
+                    .map(|b| {
+                        b.trim()
+                            .parse::<usize>()
+                            .map_err(|e| format!("--blocks {b}: {e}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+                if opts.blocks.contains(&0) {
+                    return Err("block sizes must be positive".into());
+                }
+            }
+            "-h" | "--help" => {
+                println!("usage: postmix-bench [--quick] [--blocks 64,1024]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(opts)
+}
+
+/// Applies [`BENCH_SETTINGS`] for this plugin.
+fn apply_settings(plugin: &mut Plugin) -> Result<Vec<String>, String> {
+    let id = plugin.descriptor.id.clone();
+    let params = plugin.params();
+    let mut changes = Vec::new();
+    let mut applied = Vec::new();
+    for &(_, key, value) in BENCH_SETTINGS.iter().filter(|(p, _, _)| *p == id) {
+        let hash = param_id_hash(key);
+        let p = params
+            .iter()
+            .find(|p| p.id == hash || p.name == key)
+            .ok_or_else(|| format!("{id}: bench setting names unknown parameter {key:?}"))?;
+        if !(p.min..=p.max).contains(&value) {
+            return Err(format!(
+                "{id}: bench setting {key} = {value} outside {}..={}",
+                p.min, p.max
+            ));
+        }
+        changes.push((p.id, value));
+        applied.push(format!(
+            "{}={}",
+            p.name,
+            plugin.param_value_to_text(p.id, value).unwrap_or_default()
+        ));
+    }
+    if !changes.is_empty() {
+        plugin
+            .flush_params(&changes)
+            .map_err(|e| format!("{id}: {e}"))?;
+    }
+    Ok(applied)
+}
+
+/// One benchmark row.
+struct Row {
+    name: String,
+    block: usize,
+    x_realtime: f64,
+    reference: f64,
+    note: String,
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("postmix-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let use_cpu = thread_cpu_seconds().is_some();
+    let dir = bundle_dir();
+    let bundles = clap_bundles(&dir);
+    if bundles.is_empty() {
+        eprintln!("postmix-bench: no .clap bundles in {}", dir.display());
+        return ExitCode::FAILURE;
+    }
+    let input = shared_dsp::signal::programme(FS, opts.seconds, 1).to_vec();
+    let warmup: Vec<Vec<f32>> = input
+        .iter()
+        .map(|c| c[..(FS as usize).min(c.len())].to_vec())
+        .collect();
+    println!(
+        "postmix-bench: {} s of 48 kHz stereo programme per run, timed by {}",
+        opts.seconds,
+        if use_cpu {
+            "thread CPU time of the audio thread"
+        } else {
+            "wall time (no thread CPU clock)"
+        }
+    );
+
+    // The pass-through reference, per block size, with a plain stereo port layout.
+    let reference: Vec<f64> = opts
+        .blocks
+        .iter()
+        .map(|&block| {
+            let mut bufs = HostBuffers::new(&[2], &[2], block);
+            bufs.passthrough(&Run::new(&warmup, Blocks::Fixed(block)));
+            let p = bufs.passthrough(&Run::new(&input, Blocks::Fixed(block)));
+            opts.seconds / p.cpu_seconds.unwrap_or(p.wall_seconds).max(1e-9)
+        })
+        .collect();
+
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for path in &bundles {
+        let lib = match Library::load(path) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("FAILED {}: {e}", path.display());
+                failed = true;
+                continue;
+            }
+        };
+        for d in lib.descriptors() {
+            let result = (|| -> Result<Vec<Row>, String> {
+                let mut plugin = lib.instantiate(&d.id).map_err(|e| e.to_string())?;
+                let applied = apply_settings(&mut plugin)?;
+                let mut out = Vec::new();
+                for (&block, &reference) in opts.blocks.iter().zip(&reference) {
+                    plugin
+                        .activate(FS, 1, block as u32)
+                        .map_err(|e| e.to_string())?;
+                    plugin
+                        .process(&Run::new(&warmup, Blocks::Fixed(block)))
+                        .map_err(|e| e.to_string())?;
+                    plugin
+                        .activate(FS, 1, block as u32)
+                        .map_err(|e| e.to_string())?;
+                    let p = plugin
+                        .process(&Run::new(&input, Blocks::Fixed(block)))
+                        .map_err(|e| e.to_string())?;
+                    if p.output.iter().flatten().any(|v| !v.is_finite()) {
+                        return Err(format!("non-finite output at block {block}"));
+                    }
+                    let seconds = p.cpu_seconds.unwrap_or(p.wall_seconds).max(1e-9);
+                    let mut note = format!("latency {}", plugin.latency());
+                    if !applied.is_empty() {
+                        note.push_str(&format!("; {}", applied.join(", ")));
+                    }
+                    out.push(Row {
+                        name: d.name.clone(),
+                        block,
+                        x_realtime: opts.seconds / seconds,
+                        reference,
+                        note,
+                    });
+                }
+                Ok(out)
+            })();
+            match result {
+                Ok(r) => rows.extend(r),
+                Err(e) => {
+                    eprintln!("FAILED {}: {e}", d.name);
+                    failed = true;
+                }
+            }
+        }
+    }
+
+    println!();
+    println!(
+        "{:<28} {:>6} {:>12} {:>14} {:>10}  notes",
+        "plugin", "block", "x realtime", "pass-through", "% of ref"
+    );
+    for r in &rows {
+        println!(
+            "{:<28} {:>6} {:>12.1} {:>14.1} {:>9.2}%  {}",
+            r.name,
+            r.block,
+            r.x_realtime,
+            r.reference,
+            100.0 * r.x_realtime / r.reference,
+            r.note
+        );
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
