@@ -4,6 +4,7 @@
 //! Audio-thread values reach the editor only through atomics ([`meter::MeterValue`]); nothing here
 //! locks on the audio thread.
 
+pub mod dynamics_view;
 pub mod editor;
 pub mod meter;
 pub mod output;

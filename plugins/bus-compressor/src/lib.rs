@@ -1,26 +1,50 @@
 //! Postmix Bus Compressor: A glue compressor for groups and the mix bus.
 //!
 //! Glue only: parameters to DSP settings, the process loop and meters for the editor. The DSP
-//! lives in `shared-dsp`, the editor pieces in `shared-ui`.
+//! lives in `shared-dsp` ([`shared_dsp::dynamics::Dynamics`]), the editor pieces in `shared-ui`.
+//! [`processor::Processor`] is the framework-free audio path the plugin and the tests share.
 
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, EguiEditorState};
-use shared_ui::editor::{PluginEditorApp, create_editor, default_state};
+use shared_dsp::dynamics::DetectorMode;
+use shared_dsp::util::{gain_to_db, sanitize};
 use shared_ui::meter::MeterValue;
 use shared_ui::output::OutputStage;
 use std::sync::Arc;
 
+mod editor;
 mod params;
-pub use params::BusCompressorParams;
+pub mod processor;
+
+pub use params::*;
+use processor::{MAX_CHANNELS, Processor, Settings};
+
+/// Values the audio thread hands to the editor, lock-free.
+#[derive(Debug, Default)]
+pub struct Meters {
+    /// Input peak (linear), after sanitising.
+    pub input: MeterValue,
+    /// Output peak (linear), after the output stage.
+    pub output: MeterValue,
+    /// Largest gain reduction in dB (>= 0) since the editor last looked.
+    pub gain_reduction_db: MeterValue,
+}
+
+/// Block size the processor is allocated for before the host tells the real one.
+const DEFAULT_MAX_BLOCK: usize = 1024;
 
 /// The plugin instance.
 pub struct BusCompressor {
     /// Parameters shared with the host and the editor.
     params: Arc<BusCompressorParams>,
+    /// The compressor, dry path and sidechain listen.
+    processor: Processor,
     /// Output gain, bypass and input sanitising.
     output: OutputStage,
-    /// Output peak for the editor's meter.
-    output_meter: Arc<MeterValue>,
+    /// Meters for the editor.
+    meters: Arc<Meters>,
+    /// Latency last reported to the host, in samples.
+    reported_latency: usize,
     /// Editor window size and open state.
     editor_state: Arc<EguiEditorState>,
 }
@@ -29,10 +53,39 @@ impl Default for BusCompressor {
     fn default() -> Self {
         Self {
             params: Arc::new(BusCompressorParams::default()),
+            processor: Processor::new(DEFAULT_MAX_BLOCK),
             output: OutputStage::default(),
-            output_meter: Arc::new(MeterValue::new()),
-            editor_state: default_state(),
+            meters: Arc::new(Meters::default()),
+            reported_latency: 0,
+            editor_state: editor::default_state(),
         }
+    }
+}
+
+/// The processor settings for the current parameter values, advancing every smoother by `n`
+/// samples.
+pub fn settings_from_params(p: &BusCompressorParams, n: usize) -> Settings {
+    let n = n.max(1) as u32;
+    Settings {
+        threshold_db: p.threshold_db.smoothed.next_step(n),
+        ratio: ratio_from_slope(p.ratio_slope.smoothed.next_step(n)),
+        attack_ms: p.attack_ms.smoothed.next_step(n),
+        release_ms: p.release_ms.smoothed.next_step(n),
+        auto_release: p.auto_release.value(),
+        knee_db: p.knee_db.smoothed.next_step(n),
+        makeup_db: gain_to_db(p.makeup_gain.smoothed.next_step(n)),
+        auto_makeup: p.auto_makeup.value(),
+        mix: p.mix.smoothed.next_step(n),
+        range_db: range_db_from_param(p.range_db.smoothed.next_step(n)),
+        sc_hpf_hz: sc_hpf_from_param(p.sc_hpf_hz.smoothed.next_step(n)),
+        external_sidechain: p.external_sidechain.value(),
+        detector: match p.detector.value() {
+            Detector::Peak => DetectorMode::Peak,
+            Detector::Rms => DetectorMode::Rms,
+        },
+        link: p.stereo_link.smoothed.next_step(n),
+        mid_side: p.mid_side.value(),
+        sc_listen: p.sc_listen.value(),
     }
 }
 
@@ -68,7 +121,7 @@ impl Plugin for BusCompressor {
         },
     ];
 
-    type Editor = EguiEditor<PluginEditorApp<BusCompressorParams>>;
+    type Editor = EguiEditor<editor::BusCompressorEditor>;
     type SysExMessage = ();
     type BackgroundTask = ();
 
@@ -77,10 +130,9 @@ impl Plugin for BusCompressor {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        create_editor(
-            Self::NAME,
+        editor::create(
             self.params.clone(),
-            self.output_meter.clone(),
+            self.meters.clone(),
             self.editor_state.clone(),
         )
     }
@@ -89,22 +141,77 @@ impl Plugin for BusCompressor {
         &mut self,
         _audio_io_layout: &AudioIOLayout,
         buffer_config: &BufferConfig,
-        _context: &mut impl ActivateContext<Self>,
+        context: &mut impl ActivateContext<Self>,
     ) -> bool {
+        let max_block = buffer_config.max_buffer_size.max(1) as usize;
+        if max_block != self.processor.max_block() {
+            self.processor = Processor::new(max_block);
+        }
+        self.processor.set_sample_rate(buffer_config.sample_rate);
+        self.reported_latency = self
+            .processor
+            .set_lookahead_ms(self.params.lookahead_ms.value());
+        context.set_latency_samples(self.reported_latency as u32);
         self.output
             .activate(buffer_config.sample_rate, &self.params.output);
         true
     }
 
+    fn reset(&mut self) {
+        self.processor.reset();
+    }
+
     fn process(
         &mut self,
         buffer: &mut Buffer,
-        _aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        let n = buffer.samples();
+        if n == 0 || buffer.channels() == 0 {
+            return ProcessStatus::Normal;
+        }
         self.output.sanitize_input(buffer);
+
+        // Look-ahead is a block-level setting; a change is reported as a new latency.
+        let latency = self
+            .processor
+            .set_lookahead_ms(self.params.lookahead_ms.value());
+        if latency != self.reported_latency {
+            context.set_latency_samples(latency as u32);
+            self.reported_latency = latency;
+        }
+
+        // The external key, when the host provides the sidechain port.
+        let mut key: [&[f32]; MAX_CHANNELS] = [&[], &[]];
+        let mut n_key = 0;
+        if let Some(sc) = aux.inputs.first_mut()
+            && sc.samples() >= n
+            && sc.channels() > 0
+        {
+            for ch in sc.as_slice().iter_mut() {
+                sanitize(&mut ch[..n]);
+            }
+            for (k, ch) in key.iter_mut().zip(sc.as_slice_immutable().iter()) {
+                *k = &ch[..n];
+                n_key += 1;
+            }
+        }
+        let sidechain = (n_key > 0).then_some(&key[..n_key]);
+
+        let params = &self.params;
+        let channels = buffer.channels().min(MAX_CHANNELS);
+        let info = self
+            .processor
+            .process(&mut buffer.as_slice()[..channels], sidechain, |len| {
+                settings_from_params(params, len)
+            });
+        self.meters.input.raise(info.input_peak);
+        self.meters.gain_reduction_db.raise(info.gain_reduction_db);
+
+        let dry = &self.processor.dry()[..channels];
         self.output
-            .process::<&[f32]>(buffer, &self.params.output, &self.output_meter, None);
+            .process(buffer, &self.params.output, &self.meters.output, Some(dry));
         ProcessStatus::Normal
     }
 }
