@@ -35,6 +35,7 @@ use clack_extensions::params::{
     HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
     ParamInfoFlags, ParamRescanFlags, PluginParams,
 };
+use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::{HostState, HostStateImpl, PluginState};
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
@@ -363,6 +364,7 @@ impl Library {
             latency: shared.get_extension(),
             audio_ports: shared.get_extension(),
             audio_ports_config: shared.get_extension(),
+            render: shared.get_extension(),
         };
         let descriptor = self
             .descriptors()
@@ -388,6 +390,7 @@ struct PluginExtensions {
     latency: Option<PluginLatency>,
     audio_ports: Option<PluginAudioPorts>,
     audio_ports_config: Option<PluginAudioPortsConfig>,
+    render: Option<PluginRender>,
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -692,6 +695,7 @@ impl Plugin {
             "latency" => self.ext.latency.is_some(),
             "audio-ports" => self.ext.audio_ports.is_some(),
             "audio-ports-config" => self.ext.audio_ports_config.is_some(),
+            "render" => self.ext.render.is_some(),
             _ => false,
         }
     }
@@ -749,6 +753,29 @@ impl Plugin {
         configs
             .select(&self.instance.plugin_handle(), ClapId::new(id))
             .map_err(|e| HostError(format!("select config {id}: {e}")))
+    }
+
+    /// Switches between realtime and offline rendering (`render.set`), then handles the
+    /// callbacks it raises (nice-plug asks for a restart when this happens while active).
+    pub fn set_offline_rendering(&mut self, offline: bool) -> Result<()> {
+        let Some(render) = self.ext.render else {
+            return err("plugin has no render extension");
+        };
+        let mode = if offline {
+            RenderMode::Offline
+        } else {
+            RenderMode::Realtime
+        };
+        render
+            .set(&self.instance.plugin_handle(), mode)
+            .map_err(|e| HostError(format!("render.set failed: {e}")))?;
+        self.pump()
+    }
+
+    /// The active configuration: (sample rate, min block, max block), `None` when inactive.
+    pub fn active_config(&self) -> Option<(f64, u32, u32)> {
+        self.config
+            .map(|c| (c.sample_rate, c.min_frames_count, c.max_frames_count))
     }
 
     /// Every parameter's info.

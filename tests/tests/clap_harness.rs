@@ -817,3 +817,37 @@ fn random_automation_of_every_parameter_never_produces_non_finite_output() {
         Ok(())
     });
 }
+
+#[test]
+fn restart_requested_by_the_plugin_reactivates_it_with_the_same_configuration() {
+    for_each_plugin(|e| {
+        let mut plugin = e.instantiate();
+        plugin
+            .activate(96_000.0, 1, 1024)
+            .map_err(|x| x.to_string())?;
+        let before = plugin.restarts();
+        // nice-plug asks the host to restart when the render mode changes while active.
+        plugin
+            .set_offline_rendering(true)
+            .map_err(|x| x.to_string())?;
+        if plugin.restarts() != before + 1 {
+            return Err(format!(
+                "render mode change while active: {} restarts, expected {}",
+                plugin.restarts(),
+                before + 1
+            ));
+        }
+        if plugin.active_config() != Some((96_000.0, 1, 1024)) {
+            return Err(format!("after the restart: {:?}", plugin.active_config()));
+        }
+        let input = signal(2, 96_000.0, 0.25, 70);
+        let out = plugin
+            .process(&Run::new(&input, Blocks::Fixed(1024)))
+            .map_err(|x| x.to_string())?;
+        check_finite("after a restart", &out)?;
+        if rms(&out.output[0]) < 1e-3 {
+            return Err("silent after a restart".into());
+        }
+        Ok(())
+    });
+}
