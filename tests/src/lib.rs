@@ -1126,3 +1126,29 @@ fn audio_thread(
     };
     (stopped, result)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_split_covers_the_signal_exactly_with_the_planned_sizes() {
+        assert_eq!(Blocks::Fixed(4).split(10), vec![4, 4, 2]);
+        assert_eq!(Blocks::Sizes(vec![3, 1]).split(9), vec![3, 1, 3, 1, 1]);
+        assert!(Blocks::Fixed(4).split(0).is_empty());
+        let random = Blocks::random(1, 1, 100, 50);
+        let sizes = random.split(12_345);
+        assert_eq!(sizes.iter().sum::<usize>(), 12_345);
+        assert!(sizes.iter().all(|&n| (1..=100).contains(&n)));
+        assert!(random.max_block() <= 100);
+    }
+
+    #[test]
+    fn param_id_hash_is_the_java_string_hash_without_the_top_bit() {
+        // "a" = 97; "ab" = 97 * 31 + 98 = 3105 (Java's String.hashCode definition).
+        assert_eq!(param_id_hash("a"), 97);
+        assert_eq!(param_id_hash("ab"), 3105);
+        // A long ID overflows and must still have bit 31 cleared.
+        assert_eq!(param_id_hash("a_rather_long_parameter_id") >> 31, 0);
+    }
+}
