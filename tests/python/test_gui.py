@@ -40,6 +40,13 @@ MIN_COLOURS = 32
 MIN_SIZE = (200, 150)
 
 
+#: Xlib error handler that ignores errors: windows come and go while the tree is walked, and
+#: Xlib's default handler would exit this (the pytest) process on the resulting BadWindow.
+_X_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(
+    lambda _display, _event: 0
+)
+
+
 def _xlib():
     name = ctypes.util.find_library("X11")
     if name is None:
@@ -59,6 +66,9 @@ def _xlib():
     lib.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong] + [ctypes.c_void_p] * 4
     lib.XFree.argtypes = [ctypes.c_void_p]
     lib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    lib.XSetErrorHandler.argtypes = [ctypes.c_void_p]
+    lib.XSetErrorHandler.restype = ctypes.c_void_p
+    lib.XSetErrorHandler(ctypes.cast(_X_ERROR_HANDLER, ctypes.c_void_p))
     return lib
 
 
@@ -129,6 +139,13 @@ def find_window(display_name: str, title: str) -> int | None:
         lib.XCloseDisplay(display)
 
 
+def _die_with_parent() -> None:
+    """In a child before exec: get SIGTERM when the parent (pytest) dies, so that a helper it
+    started does not outlive a crashed run (Linux prctl PR_SET_PDEATHSIG)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(1, 15, 0, 0, 0)
+
+
 @pytest.fixture(scope="module")
 def x_display():
     """The X display to open editors on, with an XSETTINGS manager running."""
@@ -157,6 +174,7 @@ def x_display():
             ["xsettingsd", "-c", conf.name],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 5.0
         while not xsettings_owned(display):
@@ -238,14 +256,19 @@ def wait_for_editor(display: str, name: str, shot: Path) -> tuple[float, int, in
 def test_editor_opens_shows_its_controls_and_reopens(spec, bundle_dir, x_display, tmp_path) -> None:
     """Open the editor, capture it (target/screenshots/<crate>.png), require a picture (not
     blank, not one colour, plausible size), close it, then open and close it once more: hosts
-    open and close editors many times per session."""
+    open and close editors many times per session.
+
+    An open that never paints is a bug. While `editor_sometimes_never_paints` is listed for the
+    plugin (postmix_plugins.py), one such open is retried and the test reports XFAIL with the
+    blank capture saved beside the screenshot; two, or an unlisted one, fail."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     shot = SCREENSHOT_DIR / f"{spec.crate}.png"
-    shot.unlink(missing_ok=True)
+    for old in (shot, *SCREENSHOT_DIR.glob(f"{spec.crate}-blank-*.png")):
+        old.unlink(missing_ok=True)
     env = dict(os.environ, DISPLAY=x_display)
     stderr = tmp_path / "stderr.txt"
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "editor_probe.py"), str(bundle_path(spec, bundle_dir)), "2"],
+        [sys.executable, str(HERE / "editor_probe.py"), str(bundle_path(spec, bundle_dir))],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=stderr.open("w"),
@@ -253,21 +276,42 @@ def test_editor_opens_shows_its_controls_and_reopens(spec, bundle_dir, x_display
         cwd=HERE,
         env=env,
     )
+
+    def command(line: str) -> None:
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+
+    painted, blanks = 0, []
     try:
-        for attempt, target in ((1, shot), (2, tmp_path / "reopened.png")):
+        for attempt in range(1, 4):
+            if painted == 2 or len(blanks) == 2:
+                break
+            command("open")
             expect_line(proc, f"opening {attempt}", 30, stderr)
+            target = shot if painted == 0 else tmp_path / f"open-{attempt}.png"
             stddev, colours, width, height = stats = wait_for_editor(x_display, spec.name, target)
-            assert not looks_blank(stats), (
-                f"editor window looks blank on open {attempt}: stddev {stddev:.4f} "
-                f"(min {MIN_STDDEV}), {colours} colours (min {MIN_COLOURS}); see {target}"
-            )
-            assert width >= MIN_SIZE[0] and height >= MIN_SIZE[1], f"window is {width}x{height}"
-            proc.stdin.write("close\n")
-            proc.stdin.flush()
+            if looks_blank(stats):
+                blank = SCREENSHOT_DIR / f"{spec.crate}-blank-{attempt}.png"
+                if target.exists():
+                    target.replace(blank)
+                blanks.append(
+                    f"open {attempt}: stddev {stddev:.4f} (min {MIN_STDDEV}), {colours} colours "
+                    f"(min {MIN_COLOURS}) after {RENDER_TIMEOUT_S} s; see {blank}"
+                )
+            else:
+                assert width >= MIN_SIZE[0] and height >= MIN_SIZE[1], f"window is {width}x{height}"
+                painted += 1
+            command("close")
             expect_line(proc, f"closed {attempt}", 30, stderr)
-        proc.stdin.close()
+        command("quit")
         assert proc.wait(timeout=30) == 0, f"editor host exited with {proc.returncode}"
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    assert painted == 2, "editor window stayed blank:\n" + "\n".join(blanks)
+    if blanks:
+        message = "editor window stayed blank, painted on retry:\n" + "\n".join(blanks)
+        if "editor_sometimes_never_paints" in spec.known_bugs:
+            pytest.xfail(f"known bug in {spec.crate}: {message}")
+        pytest.fail(message)
