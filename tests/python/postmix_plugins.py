@@ -37,6 +37,10 @@ class PluginSpec:
     #: Latency in samples the plugin reports at default settings, or None when it depends on
     #: the sample rate (the impulse test then only checks that the report matches the real delay).
     latency_at_default: int | None = 0
+    #: Output gain is the last stage before bypass (shared-ui OutputStage), so the output with
+    #: gain g is exactly g times the output at 0 dB whatever the DSP does. Set False for a plugin
+    #: that applies it earlier (e.g. before a limiter's ceiling).
+    output_gain_is_last_stage: bool = True
     #: Main-bus channel counts the plugin accepts (input == output).
     channel_counts: tuple[int, ...] = (1, 2)
     #: Channel counts the host must refuse cleanly (an exception, not a crash).
