@@ -851,3 +851,65 @@ fn restart_requested_by_the_plugin_reactivates_it_with_the_same_configuration() 
         Ok(())
     });
 }
+
+#[test]
+fn parameter_changes_at_sample_0_and_their_smoothing_are_block_size_invariant() {
+    // Every parameter except bypass jumps to a random value at sample 0, so smoothers move
+    // during the first blocks; the output must still not depend on how the host splits it.
+    // (Events only at sample 0: nice-plug applies an event at the start of the block that holds
+    // it unless a plugin sets SAMPLE_ACCURATE_AUTOMATION, so later offsets would legitimately
+    // move with the split.)
+    for_each_plugin(|e| {
+        let fs = 48_000.0;
+        let mut plugin = e.instantiate();
+        let params = plugin.params();
+        let settings = random_settings(&params, 2024);
+        // Values persist across activations, so each run first goes back to the defaults.
+        let defaults: Vec<(u32, f64)> = params.iter().map(|p| (p.id, p.default)).collect();
+        let events: Vec<ParamChange> = settings
+            .iter()
+            .map(|&(id, value)| ParamChange {
+                sample: 0,
+                id,
+                value,
+            })
+            .collect();
+        let input = signal(2, fs, 1.0, 80);
+        let mut run_with = |blocks: Blocks| -> Result<Processed, String> {
+            plugin.deactivate();
+            plugin.flush_params(&defaults).map_err(|x| x.to_string())?;
+            plugin
+                .activate(fs, 1, MAX_BLOCK)
+                .map_err(|x| x.to_string())?;
+            plugin
+                .process(&Run::new(&input, blocks).with_events(&events))
+                .map_err(|x| x.to_string())
+        };
+        let reference = run_with(Blocks::Fixed(512))?;
+        check_finite("blocks of 512", &reference)?;
+        let mut problems = Vec::new();
+        let mut plans: Vec<(String, Blocks)> = [1, 17, 64, 4096]
+            .iter()
+            .map(|&b| (format!("blocks of {b}"), Blocks::Fixed(b)))
+            .collect();
+        plans.push((
+            "random blocks of 1..=1000".into(),
+            Blocks::random(81, 1, 1000, 4000),
+        ));
+        for (label, blocks) in plans {
+            let out = run_with(blocks)?;
+            check_finite(&label, &out)?;
+            let (d, ch, i) = max_diff(&out.output, &reference.output);
+            if d > 1e-6 {
+                problems.push(format!(
+                    "{label}: output[{ch}][{i}] differs from the 512-block run by {d}"
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n  "))
+        }
+    });
+}
