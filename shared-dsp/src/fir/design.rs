@@ -61,10 +61,12 @@ impl Window {
 
 /// Window used by [`design_linear_phase`].
 ///
-/// NOTE: chosen by measurement (see `fir_design` tests): every taper blurs narrow
-/// low-frequency bells (a taper is a shorter effective kernel), while the truncation ripple it
-/// suppresses is tiny for the smooth curves of an EQ; a short taper is kept so that targets with
-/// sharp features (steep cuts) do not ring across the whole band.
+/// NOTE: chosen by measurement (`explore_windows` in the `fir_design` tests, worst error over
+/// bells and shelves with Q 0.5..4, +-12 dB): every taper blurs narrow low-frequency features (a
+/// taper is a shorter effective kernel), e.g. medium mode, Q 4 at 100 Hz: rectangular 0.020 dB,
+/// Tukey 0.1 0.026 dB, Kaiser beta 2 0.214 dB, Kaiser beta 8 0.96 dB. The truncation ripple a
+/// taper suppresses is tiny for the smooth curves of an EQ, so only a short taper is kept, so
+/// that targets with sharp features (steep cuts) do not ring across the whole band.
 pub const DEFAULT_WINDOW: Window = Window::Tukey { taper: 0.1 };
 
 /// Smallest inverse-FFT size the scratch plans for.
