@@ -368,7 +368,8 @@ impl PartitionedConvolver {
     /// Output is delayed by [`Self::latency`] plus the kernel's own delay. Allocation-free.
     ///
     /// Call it with the same number of channels every time (the block position is shared).
-    /// Non-finite input samples are treated as 0 so they never reach the delay line.
+    /// Non-finite input samples are treated as 0 so they never reach the delay line; samples
+    /// below [`crate::util::DENORMAL_THRESHOLD`] are flushed to 0.
     ///
     /// # Panics
     /// If there are more buffers than `max_channels` or their lengths differ.
@@ -395,7 +396,13 @@ impl PartitionedConvolver {
                 let inp = &mut ch.input[b + self.fill..b + self.fill + n];
                 let out = &ch.output[self.fill..self.fill + n];
                 for ((x, i), &o) in seg.iter_mut().zip(inp.iter_mut()).zip(out) {
-                    *i = if x.is_finite() { *x } else { 0.0 };
+                    // NOTE: tiny inputs are flushed so the delay line never holds denormals,
+                    // which would slow the multiply-add by 10-100x on x86.
+                    *i = if x.is_finite() {
+                        crate::util::flush_denormal_f32(*x)
+                    } else {
+                        0.0
+                    };
                     *x = o;
                 }
             }
