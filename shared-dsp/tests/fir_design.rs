@@ -1,0 +1,351 @@
+//! Linear-phase FIR design: accuracy against analog prototype magnitudes, symmetry, latency.
+
+use shared_dsp::fir::{
+    DesignScratch, Resolution, Window, design_linear_phase, design_linear_phase_windowed,
+};
+use std::f64::consts::PI;
+
+/// Magnitude of the RBJ "Audio EQ Cookbook" analog prototypes (R. Bristow-Johnson), evaluated at
+/// s = j f / f0. Independent of the design code: these are the formulas the cookbook's bilinear
+/// designs start from.
+#[derive(Debug, Clone, Copy)]
+enum Analog {
+    /// Peaking EQ: H(s) = (s^2 + s A/Q + 1) / (s^2 + s/(A Q) + 1), A = 10^(G/40).
+    Bell { f0: f64, q: f64, gain_db: f64 },
+    /// Low shelf: H(s) = A (s^2 + s sqrt(A)/Q + A) / (A s^2 + s sqrt(A)/Q + 1).
+    LowShelf { f0: f64, q: f64, gain_db: f64 },
+    /// High shelf: H(s) = A (A s^2 + s sqrt(A)/Q + 1) / (s^2 + s sqrt(A)/Q + A).
+    HighShelf { f0: f64, q: f64, gain_db: f64 },
+}
+
+fn cabs(re: f64, im: f64) -> f64 {
+    re.hypot(im)
+}
+
+impl Analog {
+    fn mag(self, f: f64) -> f64 {
+        match self {
+            Analog::Bell { f0, q, gain_db } => {
+                let a = 10f64.powf(gain_db / 40.0);
+                let w = f / f0;
+                // s = jw: s^2 = -w^2.
+                cabs(1.0 - w * w, w * a / q) / cabs(1.0 - w * w, w / (a * q))
+            }
+            Analog::LowShelf { f0, q, gain_db } => {
+                let a = 10f64.powf(gain_db / 40.0);
+                let w = f / f0;
+                let sa = a.sqrt() / q;
+                a * cabs(a - w * w, w * sa) / cabs(1.0 - a * w * w, w * sa)
+            }
+            Analog::HighShelf { f0, q, gain_db } => {
+                let a = 10f64.powf(gain_db / 40.0);
+                let w = f / f0;
+                let sa = a.sqrt() / q;
+                a * cabs(1.0 - a * w * w, w * sa) / cabs(a - w * w, w * sa)
+            }
+        }
+    }
+}
+
+/// Zero-phase magnitude of a symmetric kernel at `f` Hz by direct cosine sum (f64), an oracle
+/// independent of the FFTs used in the design.
+fn kernel_mag(h: &[f32], f: f64, fs: f64) -> f64 {
+    let c = (h.len() - 1) / 2;
+    let w = 2.0 * PI * f / fs;
+    // Chebyshev-style recurrence for cos(k w) keeps this O(taps) without calling cos per tap.
+    let (mut c0, mut c1) = (1.0f64, w.cos());
+    let two_cos = 2.0 * w.cos();
+    let mut sum = h[c] as f64;
+    for k in 1..=c {
+        let ck = if k == 1 {
+            c1
+        } else {
+            let n = two_cos * c1 - c0;
+            c0 = c1;
+            c1 = n;
+            n
+        };
+        sum += 2.0 * h[c + k] as f64 * ck;
+    }
+    sum.abs()
+}
+
+/// Log-spaced test frequencies from `lo` to `hi`, plus the target's centre frequency.
+fn sweep(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| lo * (hi / lo).powf(i as f64 / (n - 1) as f64))
+        .collect()
+}
+
+/// Bells and shelves with Q from 0.5 to 4 and gains of +-6, +-12 dB, centre frequencies from 20 Hz
+/// to 18 kHz, keeping those whose bandwidth `f0 / Q` is at least `min_bandwidth_hz`.
+fn targets(min_bandwidth_hz: f64) -> Vec<Analog> {
+    let mut v = Vec::new();
+    for &f0 in &[
+        20.0, 30.0, 50.0, 70.0, 100.0, 200.0, 1000.0, 10_000.0, 18_000.0,
+    ] {
+        for &q in &[0.5, 0.707, 1.0, 2.0, 4.0] {
+            if f0 / q < min_bandwidth_hz {
+                continue;
+            }
+            for &gain_db in &[-12.0, -6.0, 6.0, 12.0] {
+                v.push(Analog::Bell { f0, q, gain_db });
+                if f0 <= 10_000.0 {
+                    v.push(Analog::LowShelf { f0, q, gain_db });
+                    v.push(Analog::HighShelf { f0, q, gain_db });
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Worst |error| in dB over `freqs` and the target where it happens.
+fn worst_error(
+    res: Resolution,
+    fs: f64,
+    window: Option<Window>,
+    lo: f64,
+    targets: &[Analog],
+) -> (f64, Analog, f64) {
+    let taps = res.taps(fs);
+    let mut scratch = DesignScratch::new(taps);
+    let mut h = vec![0.0f32; taps];
+    let freqs = sweep(lo, 20_000.0, 150);
+    let mut worst = (0.0, targets[0], 0.0);
+    for &t in targets {
+        match window {
+            Some(w) => {
+                design_linear_phase_windowed(|f| t.mag(f), taps, fs, w, &mut h, &mut scratch)
+            }
+            None => design_linear_phase(|f| t.mag(f), taps, fs, &mut h, &mut scratch),
+        }
+        for &f in &freqs {
+            let e = 20.0 * (kernel_mag(&h, f, fs) / t.mag(f)).log10();
+            if e.abs() > worst.0 {
+                worst = (e.abs(), t, f);
+            }
+        }
+    }
+    worst
+}
+
+fn targets_at(f0: f64) -> Vec<Analog> {
+    let mut v = Vec::new();
+    for &q in &[0.5, 0.707, 1.0, 2.0, 4.0] {
+        for &g in &[-12.0, 12.0] {
+            v.push(Analog::Bell { f0, q, gain_db: g });
+            v.push(Analog::LowShelf { f0, q, gain_db: g });
+            v.push(Analog::HighShelf { f0, q, gain_db: g });
+        }
+    }
+    v
+}
+
+/// Worst passband error (dB) of an order-`order` Butterworth high-pass at `f0`, from `2 f0` up.
+fn hpf_error(res: Resolution, fs: f64, window: Window, f0: f64, order: i32) -> f64 {
+    let taps = res.taps(fs);
+    let mut scratch = DesignScratch::new(taps);
+    let mut h = vec![0.0f32; taps];
+    let mag = |f: f64| 1.0 / (1.0 + (f0 / f).powi(2 * order)).sqrt();
+    design_linear_phase_windowed(mag, taps, fs, window, &mut h, &mut scratch);
+    sweep(2.0 * f0, 20_000.0, 300)
+        .iter()
+        .map(|&f| (20.0 * (kernel_mag(&h, f, fs) / mag(f)).log10()).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+#[ignore = "exploration: cargo test --release -p shared-dsp --test fir_design -- --ignored --nocapture"]
+fn explore_windows() {
+    let fs = 48_000.0;
+    let windows = [
+        Window::Kaiser { beta: 0.0 },
+        Window::Tukey { taper: 0.05 },
+        Window::Tukey { taper: 0.1 },
+        Window::Tukey { taper: 0.2 },
+        Window::Tukey { taper: 0.4 },
+        Window::Kaiser { beta: 2.0 },
+    ];
+    for res in [Resolution::Low, Resolution::Medium, Resolution::High] {
+        for w in windows {
+            let mut line = format!("{res:?} {w:?}:");
+            for f0 in [30.0, 50.0, 70.0, 100.0, 200.0, 1000.0] {
+                let (e, _, _) = worst_error(res, fs, Some(w), 20.0, &targets_at(f0));
+                line += &format!(" {f0}:{e:.3}");
+            }
+            for (f0, order) in [(30.0, 4), (30.0, 8), (100.0, 8), (1000.0, 8)] {
+                line += &format!(" hpf{order}@{f0}:{:.3}", hpf_error(res, fs, w, f0, order));
+            }
+            println!("{line}");
+        }
+    }
+}
+
+/// Bandwidth (f0 / Q, Hz) down to which a mode meets 0.1 dB: the frequency resolution of a
+/// kernel is set by its length, so the narrowest feature it can reproduce scales with
+/// 1 / latency. Measured (`explore_windows`): medium (125 ms half-length) reproduces Q 4 from
+/// 100 Hz, i.e. 25 Hz bandwidth; each doubling of the length halves it.
+fn min_bandwidth_hz(res: Resolution) -> f64 {
+    match res {
+        // Not in the spec; an overdamped Q 0.5 cut at 30 Hz (real pole near 8 Hz) needs this.
+        Resolution::Low => 100.0,
+        Resolution::Medium => 25.0,
+        Resolution::High => 12.5,
+        Resolution::Maximum => 6.25,
+    }
+}
+
+/// 0.1 dB from 20 Hz to 20 kHz (analog RBJ prototypes as the oracle, direct cosine-sum
+/// evaluation of the kernel) for every bell and shelf the mode's length can resolve, at 44.1, 48
+/// and 96 kHz. Prints the worst error per mode.
+fn check_accuracy(res: Resolution, rates: &[f64]) {
+    let set = targets(min_bandwidth_hz(res));
+    for &fs in rates {
+        let (e, t, f) = worst_error(res, fs, None, 20.0, &set);
+        println!(
+            "{res:?} at {fs} Hz, bandwidth >= {} Hz, 20 Hz..20 kHz: worst {e:.4} dB ({t:?} at {f:.1} Hz)",
+            min_bandwidth_hz(res)
+        );
+        assert!(
+            e < 0.1,
+            "{res:?} at {fs} Hz: {e:.4} dB at {f:.1} Hz for {t:?}"
+        );
+    }
+}
+
+#[test]
+fn design_within_0_1_db_low() {
+    check_accuracy(Resolution::Low, &[44_100.0, 48_000.0, 96_000.0]);
+}
+
+#[test]
+fn design_within_0_1_db_medium() {
+    check_accuracy(Resolution::Medium, &[44_100.0, 48_000.0, 96_000.0]);
+}
+
+#[test]
+fn design_within_0_1_db_high() {
+    check_accuracy(Resolution::High, &[48_000.0]);
+}
+
+#[test]
+fn design_within_0_1_db_maximum() {
+    check_accuracy(Resolution::Maximum, &[48_000.0]);
+}
+
+/// The brief's full requirement: every bell and shelf with Q up to 4, 0.1 dB from 30 Hz
+/// (medium) or 20 Hz (high, maximum). A Q 4 bell at 30 Hz has poles (or zeros) with a decay
+/// time constant of 2 Q A / w0 (A = 10^(G/40)), 85 ms at +-12 dB: its zero-phase response is
+/// still at exp(-125/85) = 23 % of its peak envelope where the medium kernel ends, so no
+/// 12 001-tap kernel can follow it; this test fails by design and documents the gap.
+#[test]
+#[ignore = "physically infeasible for Q 4 below ~100 Hz (medium) / ~50 Hz (high): see doc"]
+fn design_within_0_1_db_all_q4_targets() {
+    let all = targets(0.0);
+    let mut failed = false;
+    for (res, lo) in [
+        (Resolution::Medium, 30.0),
+        (Resolution::High, 20.0),
+        (Resolution::Maximum, 20.0),
+    ] {
+        let (e, t, f) = worst_error(res, 48_000.0, None, lo, &all);
+        println!("{res:?} from {lo} Hz, all targets: worst {e:.4} dB ({t:?} at {f:.1} Hz)");
+        failed |= e >= 0.1;
+    }
+    assert!(!failed);
+}
+
+#[test]
+fn kernel_is_exactly_symmetric() {
+    for fs in [44_100.0, 48_000.0, 192_000.0] {
+        let taps = Resolution::Medium.taps(fs);
+        let mut scratch = DesignScratch::new(taps);
+        let mut h = vec![0.0f32; taps];
+        let t = Analog::HighShelf {
+            f0: 3000.0,
+            q: 0.707,
+            gain_db: 9.0,
+        };
+        design_linear_phase(|f| t.mag(f), taps, fs, &mut h, &mut scratch);
+        let (mut sym, mut anti) = (0.0f64, 0.0f64);
+        for n in 0..taps {
+            let (a, b) = (h[n] as f64, h[taps - 1 - n] as f64);
+            sym += (a + b).powi(2);
+            anti += (a - b).powi(2);
+        }
+        let ratio_db = 10.0 * (anti / sym).log10();
+        assert!(
+            ratio_db <= -80.0 || anti == 0.0,
+            "antisymmetric part {ratio_db:.1} dB"
+        );
+        // Peak at the centre = latency.
+        let peak = h
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+            .unwrap()
+            .0;
+        assert_eq!(peak, Resolution::Medium.latency(fs));
+    }
+}
+
+#[test]
+fn resolution_keeps_latency_in_seconds_across_sample_rates() {
+    assert!(Resolution::Low.latency(48_000.0) <= 3000);
+    assert_eq!(Resolution::Medium.latency(48_000.0), 6000);
+    for res in Resolution::ALL {
+        let base = res.latency(48_000.0) as f64 / 48_000.0;
+        for fs in [44_100.0, 48_000.0, 88_200.0, 96_000.0, 192_000.0] {
+            let taps = res.taps(fs);
+            assert_eq!(taps % 2, 1);
+            assert_eq!(res.latency(fs), (taps - 1) / 2);
+            let secs = res.latency(fs) as f64 / fs;
+            assert!(
+                (secs - base).abs() <= 0.5 / fs + 1e-12,
+                "{res:?} at {fs}: {secs} s vs {base} s"
+            );
+        }
+    }
+    for w in Resolution::ALL.windows(2) {
+        assert!(w[0].taps(48_000.0) < w[1].taps(48_000.0));
+    }
+}
+
+/// A flat target gives a unit impulse at the centre (the identity), to f32 precision.
+#[test]
+fn flat_target_designs_a_delayed_unit_impulse() {
+    let taps = Resolution::Low.taps(48_000.0);
+    let mut scratch = DesignScratch::new(taps);
+    let mut h = vec![0.0f32; taps];
+    design_linear_phase(|_| 1.0, taps, 48_000.0, &mut h, &mut scratch);
+    let c = (taps - 1) / 2;
+    for (n, &v) in h.iter().enumerate() {
+        let want = if n == c { 1.0 } else { 0.0 };
+        assert!((v - want).abs() < 1e-6, "tap {n}: {v}");
+    }
+}
+
+/// Non-finite or negative target values are treated as 0 and never reach the kernel.
+#[test]
+fn non_finite_target_gives_finite_kernel() {
+    let taps = 1001;
+    let mut scratch = DesignScratch::new(taps);
+    let mut h = vec![0.0f32; taps];
+    design_linear_phase(
+        |f| {
+            if f < 100.0 {
+                f64::NAN
+            } else if f > 20_000.0 {
+                f64::INFINITY
+            } else {
+                1.0
+            }
+        },
+        taps,
+        48_000.0,
+        &mut h,
+        &mut scratch,
+    );
+    assert!(h.iter().all(|v| v.is_finite()));
+}
