@@ -83,5 +83,9 @@ fn true_peak_detector_throughput() {
         }
         assert!(tp.max_peak() > 0.0);
     });
-    println!("TruePeakDetector alone: {:.0}x realtime ({:.1} ms)", 60.0 / t, t * 1e3);
+    println!(
+        "TruePeakDetector alone: {:.0}x realtime ({:.1} ms)",
+        60.0 / t,
+        t * 1e3
+    );
 }

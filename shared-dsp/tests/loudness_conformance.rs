@@ -43,7 +43,17 @@ struct Row {
     pass: bool,
 }
 
-fn check(rows: &mut Vec<Row>, case: &str, fs: f64, q: &'static str, exp: f64, lo: f64, hi: f64, got: Option<f64>) {
+#[allow(clippy::too_many_arguments)]
+fn check(
+    rows: &mut Vec<Row>,
+    case: &str,
+    fs: f64,
+    q: &'static str,
+    exp: f64,
+    lo: f64,
+    hi: f64,
+    got: Option<f64>,
+) {
     let measured = got.unwrap_or(f64::NAN);
     let pass = measured >= exp + lo && measured <= exp + hi;
     let expected = if lo == -hi {
@@ -51,7 +61,27 @@ fn check(rows: &mut Vec<Row>, case: &str, fs: f64, q: &'static str, exp: f64, lo
     } else {
         format!("{exp:+.1} {hi:+}/{lo:+}")
     };
-    rows.push(Row { case: case.to_string(), fs, quantity: q, expected, measured, pass });
+    rows.push(Row {
+        case: case.to_string(),
+        fs,
+        quantity: q,
+        expected,
+        measured,
+        pass,
+    });
+}
+
+/// Tone segments `(seconds, level)`.
+type Segments = Vec<(f64, Option<f64>)>;
+
+/// Keeps in `worst` the value farthest from `target` (NaN, i.e. a missing readout, sticks).
+fn track_worst(worst: &mut f64, value: f64, target: f64) {
+    if worst.is_nan() {
+        return;
+    }
+    if value.is_nan() || (value - target).abs() > (*worst - target).abs() {
+        *worst = value;
+    }
 }
 
 /// Stereo Tech 3341 cases 1-5 and 9-14 at `fs`.
@@ -66,8 +96,15 @@ fn tech3341_loudness_cases(fs: f64, rows: &mut Vec<Row>) {
         check(rows, case, fs, "S", level, -t, t, m.short_term());
         check(rows, case, fs, "I", level, -t, t, m.integrated());
     }
-    let cases: [(&str, Vec<(f64, Option<f64>)>); 3] = [
-        ("3341-3", vec![(10.0, Some(-36.0)), (60.0, Some(-23.0)), (10.0, Some(-36.0))]),
+    let cases: [(&str, Segments); 3] = [
+        (
+            "3341-3",
+            vec![
+                (10.0, Some(-36.0)),
+                (60.0, Some(-23.0)),
+                (10.0, Some(-36.0)),
+            ],
+        ),
         (
             "3341-4",
             vec![
@@ -78,7 +115,14 @@ fn tech3341_loudness_cases(fs: f64, rows: &mut Vec<Row>) {
                 (10.0, Some(-72.0)),
             ],
         ),
-        ("3341-5", vec![(20.0, Some(-26.0)), (20.1, Some(-20.0)), (20.0, Some(-26.0))]),
+        (
+            "3341-5",
+            vec![
+                (20.0, Some(-26.0)),
+                (20.1, Some(-20.0)),
+                (20.0, Some(-26.0)),
+            ],
+        ),
     ];
     for (case, segs) in cases {
         let x = tone_segments(fs, &segs);
@@ -88,33 +132,52 @@ fn tech3341_loudness_cases(fs: f64, rows: &mut Vec<Row>) {
     }
     // Case 9: S constant at -23 after 3 s (worst reading after 3 s reported).
     {
-        let segs: Vec<_> = (0..5).flat_map(|_| [(1.34, Some(-20.0)), (1.66, Some(-30.0))]).collect();
+        let segs: Vec<_> = (0..5)
+            .flat_map(|_| [(1.34, Some(-20.0)), (1.66, Some(-30.0))])
+            .collect();
         let x = tone_segments(fs, &segs);
         let mut m = stereo_meter(fs);
         let mut worst = -23.0f64;
         feed(&mut m, &[&x, &x], |m, done| {
             if done as f64 >= 3.0 * fs {
                 let s = m.short_term().unwrap_or(f64::NAN);
-                if !((s + 23.0).abs() <= (worst + 23.0).abs()) {
-                    worst = s;
-                }
+                track_worst(&mut worst, s, -23.0);
             }
         });
-        check(rows, "3341-9", fs, "S (worst after 3 s)", -23.0, -t, t, Some(worst));
+        check(
+            rows,
+            "3341-9",
+            fs,
+            "S (worst after 3 s)",
+            -23.0,
+            -t,
+            t,
+            Some(worst),
+        );
     }
     // Case 10: 20 separate signals, max S = -23 each (worst reported).
     {
         let mut worst = -23.0f64;
         for i in 0..20 {
-            let x = tone_segments(fs, &[(i as f64 * 0.15, None), (3.0, Some(-23.0)), (1.0, None)]);
+            let x = tone_segments(
+                fs,
+                &[(i as f64 * 0.15, None), (3.0, Some(-23.0)), (1.0, None)],
+            );
             let mut m = stereo_meter(fs);
             feed(&mut m, &[&x, &x], |_, _| {});
             let s = m.max_short_term().unwrap_or(f64::NAN);
-            if !((s + 23.0).abs() <= (worst + 23.0).abs()) {
-                worst = s;
-            }
+            track_worst(&mut worst, s, -23.0);
         }
-        check(rows, "3341-10", fs, "max S (worst of 20)", -23.0, -t, t, Some(worst));
+        check(
+            rows,
+            "3341-10",
+            fs,
+            "max S (worst of 20)",
+            -23.0,
+            -t,
+            t,
+            Some(worst),
+        );
     }
     // Case 11: one signal, max S steps -38 .. -19 (worst deviation reported).
     {
@@ -132,7 +195,9 @@ fn tech3341_loudness_cases(fs: f64, rows: &mut Vec<Row>) {
         let mut acc = 0usize;
         for i in 0..20 {
             let s = i as f64 * 0.15;
-            acc += (s * fs).round() as usize + (3.0 * fs).round() as usize + ((3.0 - s) * fs).round() as usize;
+            acc += (s * fs).round() as usize
+                + (3.0 * fs).round() as usize
+                + ((3.0 - s) * fs).round() as usize;
             ends.push(acc);
         }
         let _ = seg;
@@ -146,46 +211,72 @@ fn tech3341_loudness_cases(fs: f64, rows: &mut Vec<Row>) {
             if end == ends[k] {
                 let want = -38.0 + k as f64;
                 let got = m.max_short_term().unwrap_or(f64::NAN);
-                if !((got - want).abs() <= dev.abs()) {
-                    dev = got - want;
-                }
+                track_worst(&mut dev, got - want, 0.0);
                 k += 1;
                 if k == ends.len() {
                     break;
                 }
             }
         }
-        check(rows, "3341-11", fs, "max S step error (worst)", 0.0, -t, t, Some(dev));
+        check(
+            rows,
+            "3341-11",
+            fs,
+            "max S step error (worst)",
+            0.0,
+            -t,
+            t,
+            Some(dev),
+        );
     }
     // Case 12: M constant at -23 after 1 s.
     {
-        let segs: Vec<_> = (0..25).flat_map(|_| [(0.18, Some(-20.0)), (0.22, Some(-30.0))]).collect();
+        let segs: Vec<_> = (0..25)
+            .flat_map(|_| [(0.18, Some(-20.0)), (0.22, Some(-30.0))])
+            .collect();
         let x = tone_segments(fs, &segs);
         let mut m = stereo_meter(fs);
         let mut worst = -23.0f64;
         feed(&mut m, &[&x, &x], |m, done| {
             if done as f64 >= 1.0 * fs {
                 let s = m.momentary().unwrap_or(f64::NAN);
-                if !((s + 23.0).abs() <= (worst + 23.0).abs()) {
-                    worst = s;
-                }
+                track_worst(&mut worst, s, -23.0);
             }
         });
-        check(rows, "3341-12", fs, "M (worst after 1 s)", -23.0, -t, t, Some(worst));
+        check(
+            rows,
+            "3341-12",
+            fs,
+            "M (worst after 1 s)",
+            -23.0,
+            -t,
+            t,
+            Some(worst),
+        );
     }
     // Case 13: 20 separate signals, max M = -23 each.
     {
         let mut worst = -23.0f64;
         for i in 0..20 {
-            let x = tone_segments(fs, &[(i as f64 * 0.02, None), (0.4, Some(-23.0)), (1.0, None)]);
+            let x = tone_segments(
+                fs,
+                &[(i as f64 * 0.02, None), (0.4, Some(-23.0)), (1.0, None)],
+            );
             let mut m = stereo_meter(fs);
             feed(&mut m, &[&x, &x], |_, _| {});
             let s = m.max_momentary().unwrap_or(f64::NAN);
-            if !((s + 23.0).abs() <= (worst + 23.0).abs()) {
-                worst = s;
-            }
+            track_worst(&mut worst, s, -23.0);
         }
-        check(rows, "3341-13", fs, "max M (worst of 20)", -23.0, -t, t, Some(worst));
+        check(
+            rows,
+            "3341-13",
+            fs,
+            "max M (worst of 20)",
+            -23.0,
+            -t,
+            t,
+            Some(worst),
+        );
     }
     // Case 14: one signal, max M steps -38 .. -19.
     {
@@ -195,7 +286,9 @@ fn tech3341_loudness_cases(fs: f64, rows: &mut Vec<Row>) {
         for i in 0..20 {
             let s = i as f64 * 0.02;
             segs.extend([(s, None), (0.4, Some(-38.0 + i as f64)), (0.4 - s, None)]);
-            acc += (s * fs).round() as usize + (0.4 * fs).round() as usize + ((0.4 - s) * fs).round() as usize;
+            acc += (s * fs).round() as usize
+                + (0.4 * fs).round() as usize
+                + ((0.4 - s) * fs).round() as usize;
             ends.push(acc);
         }
         let x = tone_segments(fs, &segs);
@@ -210,13 +303,20 @@ fn tech3341_loudness_cases(fs: f64, rows: &mut Vec<Row>) {
             if end == ends[k] {
                 let got = m.max_momentary().unwrap_or(f64::NAN);
                 let want = -38.0 + k as f64;
-                if !((got - want).abs() <= dev.abs()) {
-                    dev = got - want;
-                }
+                track_worst(&mut dev, got - want, 0.0);
                 k += 1;
             }
         }
-        check(rows, "3341-14", fs, "max M step error (worst)", 0.0, -t, t, Some(dev));
+        check(
+            rows,
+            "3341-14",
+            fs,
+            "max M step error (worst)",
+            0.0,
+            -t,
+            t,
+            Some(dev),
+        );
     }
 }
 
@@ -224,17 +324,37 @@ fn tech3341_loudness_cases(fs: f64, rows: &mut Vec<Row>) {
 fn tech3341_case6(fs: f64, rows: &mut Vec<Row>) {
     let len = (20.0 * fs) as usize;
     let tone = |lvl: f64| -> Vec<f32> {
-        (0..len).map(|n| (dbfs(lvl) * (2.0 * PI * 1000.0 * n as f64 / fs).sin()) as f32).collect()
+        (0..len)
+            .map(|n| (dbfs(lvl) * (2.0 * PI * 1000.0 * n as f64 / fs).sin()) as f32)
+            .collect()
     };
     let (l, c, s) = (tone(-28.0), tone(-24.0), tone(-30.0));
     let mut m = LoudnessMeter::new(5, ChannelLayout::Surround50, fs);
     feed(&mut m, &[&l, &l, &c, &s, &s], |_, _| {});
-    check(rows, "3341-6 (5.0)", fs, "I", -23.0, -0.1, 0.1, m.integrated());
+    check(
+        rows,
+        "3341-6 (5.0)",
+        fs,
+        "I",
+        -23.0,
+        -0.1,
+        0.1,
+        m.integrated(),
+    );
     // The same programme as 5.1 with a loud LFE must read the same (LFE excluded).
     let lfe = tone(0.0);
     let mut m = LoudnessMeter::new(6, ChannelLayout::Surround51, fs);
     feed(&mut m, &[&l, &l, &c, &lfe, &s, &s], |_, _| {});
-    check(rows, "3341-6 as 5.1, LFE 0 dBFS", fs, "I", -23.0, -0.1, 0.1, m.integrated());
+    check(
+        rows,
+        "3341-6 as 5.1, LFE 0 dBFS",
+        fs,
+        "I",
+        -23.0,
+        -0.1,
+        0.1,
+        m.integrated(),
+    );
 }
 
 /// Tech 3341 true-peak cases 15-23 through the whole meter.
@@ -277,7 +397,11 @@ fn tech3342(fs: f64, rows: &mut Vec<Row>) {
 
 fn print_and_assert(rows: &[Row]) {
     let mut out = String::new();
-    writeln!(out, "| case | fs (Hz) | quantity | expected | measured | pass |").unwrap();
+    writeln!(
+        out,
+        "| case | fs (Hz) | quantity | expected | measured | pass |"
+    )
+    .unwrap();
     writeln!(out, "|---|---|---|---|---|---|").unwrap();
     for r in rows {
         writeln!(
@@ -293,7 +417,11 @@ fn print_and_assert(rows: &[Row]) {
         .unwrap();
     }
     println!("{out}");
-    let failed: Vec<_> = rows.iter().filter(|r| !r.pass).map(|r| format!("{} @ {}", r.case, r.fs)).collect();
+    let failed: Vec<_> = rows
+        .iter()
+        .filter(|r| !r.pass)
+        .map(|r| format!("{} @ {}", r.case, r.fs))
+        .collect();
     assert!(failed.is_empty(), "failed: {failed:?}");
 }
 
@@ -331,7 +459,9 @@ fn tech3342_lra_cases_1_to_4_at_48k_44k1_96k() {
 fn bs1770_check_values_997hz_one_channel_and_stereo_1k() {
     for fs in RATES {
         let len = (10.0 * fs) as usize;
-        let x: Vec<f32> = (0..len).map(|n| (2.0 * PI * 997.0 * n as f64 / fs).sin() as f32).collect();
+        let x: Vec<f32> = (0..len)
+            .map(|n| (2.0 * PI * 997.0 * n as f64 / fs).sin() as f32)
+            .collect();
         let z = vec![0.0f32; len];
         let mut m = stereo_meter(fs);
         feed(&mut m, &[&x, &z], |_, _| {});

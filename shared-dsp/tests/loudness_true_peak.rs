@@ -43,7 +43,9 @@ fn tech3341_true_peak_cases_15_to_23_meet_tolerance_and_match_32x_reference() {
         for (case, x, expected) in cases(fs) {
             let got = gain_to_db_f64(detect(&x, fs, 1000));
             let reference = gain_to_db_f64(true_peak_reference(&x, 32));
-            println!("fs {fs} case {case}: expected {expected:+.2} ref {reference:+.3} got {got:+.3}");
+            println!(
+                "fs {fs} case {case}: expected {expected:+.2} ref {reference:+.3} got {got:+.3}"
+            );
             assert!(
                 got <= expected + 0.2 && got >= expected - 0.4,
                 "fs {fs} case {case}: {got:.3} dBTP outside {expected} +0.2/-0.4"
@@ -129,40 +131,20 @@ fn true_peak_survives_nan_and_reports_latency() {
     assert!((tp.block_peak(0) - 1.0).abs() < 1e-6);
 }
 
+/// Sines from 0.6 to 0.99 of Nyquist at several phases: the sharp first stage keeps the
+/// reading within 0.05 dB of the 32x reference right up to the band edge.
 #[test]
-#[ignore]
-fn experiment_programme_errors() {
-    for fs in [48_000.0] {
-        let prog = programme(fs, 24.0, 3);
-        for ch in &prog {
-            for start_s in [1.0, 8.0, 15.0, 16.5, 18.0, 21.0] {
-                let a = (start_s * fs) as usize;
-                let mut x = ch[a..a + (1.5 * fs) as usize].to_vec();
-                fade(&mut x, (0.01 * fs) as usize);
-                let got = gain_to_db_f64(detect(&x, fs, 512));
-                let reference = gain_to_db_f64(true_peak_reference(&x, 32));
-                let r4 = gain_to_db_f64(true_peak_reference(&x, 4));
-                let g100 = gain_to_db_f64(detect(&x, fs, 100));
-                let mut y = x.clone(); y.reverse();
-                let grev = gain_to_db_f64(detect(&y, fs, 512));
-                println!("{start_s}: got {:+.3} ref4 {:+.3} g100 {:+.3} rev {:+.3} (ref {reference:.3})", got - reference, r4 - reference, g100 - reference, grev-reference);
-            }
-        }
-    }
-}
-
-#[test]
-#[ignore]
-fn experiment_sines() {
+fn true_peak_of_sines_up_to_0_99_nyquist_within_0_05_db() {
     let fs = 48_000.0;
-    for f in [0.3, 0.45, 0.47, 0.48, 0.49, 0.495] {
+    for f in [0.3, 0.4, 0.45, 0.47, 0.48, 0.49, 0.495] {
         for ph in [0.0, 33.0, 71.0] {
             let x = tp_sine(fs, f, 0.5, ph);
             let got = gain_to_db_f64(detect(&x, fs, 512));
             let reference = gain_to_db_f64(true_peak_reference(&x, 32));
-            let r4 = gain_to_db_f64(true_peak_reference(&x, 4));
-            print!("f {f} ph {ph}: got {:+.3} ref4 {:+.3} | ", got - reference, r4 - reference);
+            assert!(
+                (got - reference).abs() < 0.05,
+                "f {f} fs, phase {ph}: {got:.3} vs {reference:.3}"
+            );
         }
-        println!();
     }
 }

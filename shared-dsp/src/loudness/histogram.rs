@@ -78,7 +78,7 @@ impl GatingHistogram {
 
     /// Adds one block of mean-square weighted energy `e`; blocks at or below -70 LUFS are dropped.
     pub fn add(&mut self, e: f64) {
-        if !(e > 0.0) || !e.is_finite() {
+        if e.is_nan() || e <= 0.0 || !e.is_finite() {
             return;
         }
         let l = energy_to_lufs(e);

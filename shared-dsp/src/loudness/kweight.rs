@@ -39,7 +39,8 @@ pub fn k_weighting_coeffs(fs: f64) -> [BiquadCoeffs; 2] {
     // 1 kHz changes with fs), which would read a 1 kHz tone 0.01-0.02 LU off. The RLB numerator
     // is therefore scaled so that the 1 kHz gain equals the 48 kHz table's at every rate; at
     // 48 kHz the factor is exactly 1 and the table is untouched.
-    let g = cascade_gain(&bilinear_stages(48_000.0), 1000.0, 48_000.0) / cascade_gain(&c, 1000.0, fs);
+    let g =
+        cascade_gain(&bilinear_stages(48_000.0), 1000.0, 48_000.0) / cascade_gain(&c, 1000.0, fs);
     c[1].b0 *= g;
     c[1].b1 *= g;
     c[1].b2 *= g;

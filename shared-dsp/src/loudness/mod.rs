@@ -174,7 +174,10 @@ impl LoudnessMeter {
     /// # Panics
     /// If `layout` has more channels than `max_channels`.
     pub fn new(max_channels: usize, layout: ChannelLayout, fs: f64) -> Self {
-        assert!(layout.channels() <= max_channels, "layout needs more channels");
+        assert!(
+            layout.channels() <= max_channels,
+            "layout needs more channels"
+        );
         let mut m = Self {
             max_channels,
             layout,
@@ -214,7 +217,7 @@ impl LoudnessMeter {
         // NOTE: the sub-block must divide the 100 ms hop exactly so that gating blocks fall on
         // the grid; pick the smallest divisor giving <= ~5 ms. Rates whose hop has no divisor in
         // range (e.g. 11025 Hz, hop 1103 is prime) use a hop rounded to 20 equal sub-blocks.
-        match (20..=MAX_SUBS_PER_HOP).find(|d| hop % d == 0) {
+        match (20..=MAX_SUBS_PER_HOP).find(|d| hop.is_multiple_of(*d)) {
             Some(d) => {
                 self.subs_per_hop = d;
                 self.sub_len = hop / d;
@@ -234,7 +237,10 @@ impl LoudnessMeter {
     /// # Panics
     /// If `layout` has more channels than `max_channels`.
     pub fn set_layout(&mut self, layout: ChannelLayout) {
-        assert!(layout.channels() <= self.max_channels, "layout needs more channels");
+        assert!(
+            layout.channels() <= self.max_channels,
+            "layout needs more channels"
+        );
         self.layout = layout;
         self.reset();
     }
@@ -268,7 +274,8 @@ impl LoudnessMeter {
 
     /// The meter's "reset" button: clears integrated, LRA, max momentary, max short-term and the
     /// true/sample peak holds together, and restarts integration, while momentary and short-term
-    /// stay live (no allocation).
+    /// stay live (no allocation). The true-peak hold restarts with the next block, which can
+    /// still include the interpolated tail (`true_peak_latency()` samples) of earlier audio.
     pub fn reset_measurement(&mut self) {
         self.hist_i.clear();
         self.hist_lra.clear();
@@ -364,10 +371,12 @@ impl LoudnessMeter {
         let m_subs = 4 * self.subs_per_hop;
         let s_subs = self.ring_len;
         let m = (self.subs_seen >= m_subs).then(|| {
-            ring_sum(&self.ring[..self.ring_len], self.ring_pos, m_subs) / (m_subs * self.sub_len) as f64
+            ring_sum(&self.ring[..self.ring_len], self.ring_pos, m_subs)
+                / (m_subs * self.sub_len) as f64
         });
         let s = (self.subs_seen >= s_subs).then(|| {
-            ring_sum(&self.ring[..self.ring_len], self.ring_pos, s_subs) / (s_subs * self.sub_len) as f64
+            ring_sum(&self.ring[..self.ring_len], self.ring_pos, s_subs)
+                / (s_subs * self.sub_len) as f64
         });
         self.momentary = m;
         self.short_term = s;
@@ -376,7 +385,7 @@ impl LoudnessMeter {
         }
         self.run_subs += 1;
         self.run_subs_total += 1;
-        let on_hop = self.run_subs % self.subs_per_hop as u64 == 0;
+        let on_hop = self.run_subs.is_multiple_of(self.subs_per_hop as u64);
         if let Some(m) = m
             && self.run_subs >= m_subs as u64
         {
@@ -437,7 +446,11 @@ impl LoudnessMeter {
 
     /// Held true peak over all channels (dBTP).
     pub fn true_peak_max(&self) -> Option<f64> {
-        peak_db(self.hold_tp[..self.layout.channels()].iter().fold(0.0, |m, &v| m.max(v)))
+        peak_db(
+            self.hold_tp[..self.layout.channels()]
+                .iter()
+                .fold(0.0, |m, &v| m.max(v)),
+        )
     }
 
     /// Held sample peak of channel `ch` (dBFS).
@@ -447,7 +460,11 @@ impl LoudnessMeter {
 
     /// Held sample peak over all channels (dBFS).
     pub fn sample_peak_max(&self) -> Option<f64> {
-        peak_db(self.hold_sp[..self.layout.channels()].iter().fold(0.0, |m, &v| m.max(v)))
+        peak_db(
+            self.hold_sp[..self.layout.channels()]
+                .iter()
+                .fold(0.0, |m, &v| m.max(v)),
+        )
     }
 
     /// True-peak detector delay (samples): the last `latency()` samples of the input are fully

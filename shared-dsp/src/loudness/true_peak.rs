@@ -192,7 +192,11 @@ impl TruePeakDetector {
 
     /// Delay of the detector in input samples (half the interpolation kernels).
     pub fn latency(&self) -> usize {
-        if self.factor == 4 { D1 + D2.div_ceil(2) } else { D1 }
+        if self.factor == 4 {
+            D1 + D2.div_ceil(2)
+        } else {
+            D1
+        }
     }
 
     /// True peak (linear) of channel `ch` over the last `process` call.
@@ -341,9 +345,18 @@ impl Seq<'_> {
         }
         // Locate the maximum (first occurrence) in the interleaved order.
         let (src, i) = if me >= mo {
-            (0, self.even[..n].iter().position(|v| v.abs() == best).unwrap_or(0))
+            (
+                0,
+                self.even[..n]
+                    .iter()
+                    .position(|v| v.abs() == best)
+                    .unwrap_or(0),
+            )
         } else {
-            (1, self.odd.iter().position(|v| v.abs() == best).unwrap_or(0))
+            (
+                1,
+                self.odd.iter().position(|v| v.abs() == best).unwrap_or(0),
+            )
         };
         let (a, b, c) = if src == 0 {
             let a = if i == 0 { left } else { self.odd[i - 1] };

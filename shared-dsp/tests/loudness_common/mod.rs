@@ -66,7 +66,11 @@ pub fn tp_burst(fs: f64, offset: usize) -> Vec<f32> {
     let h: Vec<f64> = (0..taps as isize)
         .map(|j| {
             let t = (j - half) as f64;
-            let sinc = if t == 0.0 { 2.0 * fc } else { (2.0 * PI * fc * t).sin() / (PI * t) };
+            let sinc = if t == 0.0 {
+                2.0 * fc
+            } else {
+                (2.0 * PI * fc * t).sin() / (PI * t)
+            };
             let r = t / half as f64;
             sinc * i0(beta * (1.0 - r * r).max(0.0).sqrt()) / i0(beta)
         })
