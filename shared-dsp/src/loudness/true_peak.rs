@@ -27,6 +27,8 @@ pub const STAGE2_TAPS: usize = 12;
 const STAGE2_BETA: f64 = 9.0;
 /// Input samples handled per inner pass; blocks of any length are split into chunks of this.
 const CHUNK: usize = 512;
+/// History buffers hold this many chunks before their tail is moved back to the front.
+const HIST_CHUNKS: usize = 8;
 /// Output lanes computed together by the AVX2 kernel: 8 independent 8-wide accumulators keep
 /// both FMA pipes busy despite the 4-cycle FMA latency.
 const LANES_AVX: usize = 64;
@@ -70,6 +72,10 @@ fn design_half_band(taps: &mut [f32], beta: f64) {
         let r = t / d;
         let w = bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / i0b;
         *cj = sinc * w;
+    }
+    // Exact symmetry (the kernel is even in t) lets the FIR fold mirrored taps.
+    for j in 0..n / 2 {
+        c[n - 1 - j] = c[j];
     }
     let sum: f64 = c.iter().sum();
     for (t, v) in taps.iter_mut().zip(&c) {
@@ -116,6 +122,10 @@ pub struct TruePeakDetector {
     hist1: Vec<Vec<f32>>,
     /// Per-channel 2x history: `STAGE2_TAPS - 1` past 2x samples, the chunk at 2x, padding.
     hist2: Vec<Vec<f32>>,
+    /// Per-channel write position in `hist1` (the next input sample goes there).
+    pos1: Vec<usize>,
+    /// Per-channel write position in `hist2`.
+    pos2: Vec<usize>,
     /// Scratch: stage-1 odd outputs of one chunk.
     odd1: Vec<f32>,
     /// Scratch: stage-2 odd outputs of one chunk.
@@ -148,8 +158,10 @@ impl TruePeakDetector {
             factor: 4,
             taps1,
             taps2,
-            hist1: vec![vec![0.0; STAGE1_TAPS - 1 + CHUNK + LANES]; max_channels],
-            hist2: vec![vec![0.0; STAGE2_TAPS - 1 + 2 * CHUNK + LANES]; max_channels],
+            hist1: vec![vec![0.0; STAGE1_TAPS - 1 + HIST_CHUNKS * CHUNK + LANES]; max_channels],
+            hist2: vec![vec![0.0; STAGE2_TAPS - 1 + 2 * HIST_CHUNKS * CHUNK + LANES]; max_channels],
+            pos1: vec![STAGE1_TAPS - 1; max_channels],
+            pos2: vec![STAGE2_TAPS - 1; max_channels],
             odd1: vec![0.0; CHUNK + LANES],
             odd2: vec![0.0; 2 * CHUNK + LANES],
             prev_last: vec![0.0; max_channels],
@@ -173,6 +185,8 @@ impl TruePeakDetector {
         for h in self.hist1.iter_mut().chain(self.hist2.iter_mut()) {
             h.fill(0.0);
         }
+        self.pos1.fill(STAGE1_TAPS - 1);
+        self.pos2.fill(STAGE2_TAPS - 1);
         self.prev_last.fill(0.0);
         self.block_tp.fill(0.0);
         self.block_sp.fill(0.0);
@@ -282,17 +296,26 @@ impl TruePeakDetector {
         if n == 0 {
             return (0.0, 0.0);
         }
+        // NOTE: the histories are linear buffers written at a moving position; the last
+        // `taps - 1` samples are moved back to the front only when the buffer is full, so small
+        // host blocks do not pay a history copy per call. Samples past the written data (read by
+        // the last, partial lane group) are stale but finite, and only feed ignored outputs.
         let h1 = &mut self.hist1[ch];
-        let mut sp = 0.0f32;
-        for (d, &v) in h1[STAGE1_TAPS - 1..STAGE1_TAPS - 1 + n].iter_mut().zip(x) {
-            let v = if v.is_finite() { v } else { 0.0 };
-            *d = v;
-            sp = sp.max(v.abs());
+        let mut p1 = self.pos1[ch];
+        if p1 + n + LANES > h1.len() {
+            h1.copy_within(p1 - (STAGE1_TAPS - 1)..p1, 0);
+            p1 = STAGE1_TAPS - 1;
         }
-        h1[STAGE1_TAPS - 1 + n..].fill(0.0);
-        fir_dispatch(&self.taps1, h1, &mut self.odd1, n);
+        let fresh = &mut h1[p1..p1 + n];
+        for (d, &v) in fresh.iter_mut().zip(x) {
+            *d = if v.is_finite() { v } else { 0.0 };
+        }
+        let sp = max_abs(fresh);
+        let w1 = &h1[p1 - (STAGE1_TAPS - 1)..];
+        fir_dispatch(&self.taps1, w1, &mut self.odd1, n);
+        self.pos1[ch] = p1 + n;
         // Stage-1 output at 2x: even = input delayed by D1, odd = interpolated.
-        let even1 = &h1[STAGE1_TAPS - 1 - D1..STAGE1_TAPS - 1 - D1 + n + 1];
+        let even1 = &w1[STAGE1_TAPS - 1 - D1..STAGE1_TAPS - 1 - D1 + n + 1];
 
         let tp = if self.factor == 2 {
             let odd = &self.odd1[..n];
@@ -300,26 +323,30 @@ impl TruePeakDetector {
             seq.refined_max(self.prev_last[ch], &mut self.prev_last[ch])
         } else {
             let h2 = &mut self.hist2[ch];
-            let base = STAGE2_TAPS - 1;
-            for i in 0..n {
-                h2[base + 2 * i] = even1[i];
-                h2[base + 2 * i + 1] = self.odd1[i];
+            let mut p2 = self.pos2[ch];
+            if p2 + 2 * n + LANES > h2.len() {
+                h2.copy_within(p2 - (STAGE2_TAPS - 1)..p2, 0);
+                p2 = STAGE2_TAPS - 1;
             }
-            h2[base + 2 * n..].fill(0.0);
-            fir_dispatch(&self.taps2, h2, &mut self.odd2, 2 * n);
-            // The 2x sample after this chunk's last one is the next even1 value.
-            let even2 = &h2[base - D2..base - D2 + 2 * n + 1];
-            // NOTE: even2[2n] may lie past the chunk's 2x data when D2 == 0; D2 >= 1 here.
+            for ((d, &e), &o) in h2[p2..p2 + 2 * n]
+                .chunks_exact_mut(2)
+                .zip(&even1[..n])
+                .zip(&self.odd1[..n])
+            {
+                d[0] = e;
+                d[1] = o;
+            }
+            let w2 = &h2[p2 - (STAGE2_TAPS - 1)..];
+            fir_dispatch(&self.taps2, w2, &mut self.odd2, 2 * n);
+            self.pos2[ch] = p2 + 2 * n;
+            // The 2x sample after this chunk's last one is the next even1 value (D2 >= 1).
+            let base = STAGE2_TAPS - 1;
             let seq = Seq {
-                even: even2,
+                even: &w2[base - D2..base - D2 + 2 * n + 1],
                 odd: &self.odd2[..2 * n],
             };
-            let r = seq.refined_max(self.prev_last[ch], &mut self.prev_last[ch]);
-            h2.copy_within(2 * n..2 * n + STAGE2_TAPS - 1, 0);
-            r
+            seq.refined_max(self.prev_last[ch], &mut self.prev_last[ch])
         };
-        let h1 = &mut self.hist1[ch];
-        h1.copy_within(n..n + STAGE1_TAPS - 1, 0);
         (tp, sp)
     }
 }
@@ -336,28 +363,14 @@ impl Seq<'_> {
     /// value before `even[0]`; `last` receives the final value for the next chunk.
     fn refined_max(&self, left: f32, last: &mut f32) -> f32 {
         let n = self.odd.len();
-        let me = max_abs(&self.even[..n]);
-        let mo = max_abs(self.odd);
+        let (me, ie) = argmax_abs(&self.even[..n]);
+        let (mo, io) = argmax_abs(self.odd);
         let best = me.max(mo);
         *last = self.odd[n - 1];
         if best == 0.0 {
             return 0.0;
         }
-        // Locate the maximum (first occurrence) in the interleaved order.
-        let (src, i) = if me >= mo {
-            (
-                0,
-                self.even[..n]
-                    .iter()
-                    .position(|v| v.abs() == best)
-                    .unwrap_or(0),
-            )
-        } else {
-            (
-                1,
-                self.odd.iter().position(|v| v.abs() == best).unwrap_or(0),
-            )
-        };
+        let (src, i) = if me >= mo { (0, ie) } else { (1, io) };
         let (a, b, c) = if src == 0 {
             let a = if i == 0 { left } else { self.odd[i - 1] };
             (a, self.even[i], self.odd[i])
@@ -376,14 +389,16 @@ impl Seq<'_> {
     }
 }
 
-/// Largest magnitude in `x` (vectorisable: eight independent lanes).
+/// Largest magnitude in `x` (vectorisable: eight independent lanes; input is NaN-free, so the
+/// plain comparison compiles to a single `maxps`).
 #[inline]
 fn max_abs(x: &[f32]) -> f32 {
     let mut m = [0.0f32; 8];
     let mut it = x.chunks_exact(8);
     for c in &mut it {
         for k in 0..8 {
-            m[k] = m[k].max(c[k].abs());
+            let a = c[k].abs();
+            m[k] = if a > m[k] { a } else { m[k] };
         }
     }
     let mut r = it.remainder().iter().fold(0.0f32, |a, v| a.max(v.abs()));
@@ -391,6 +406,27 @@ fn max_abs(x: &[f32]) -> f32 {
         r = r.max(v);
     }
     r
+}
+
+/// Largest magnitude in `x` and the index of its first occurrence: block maxima first (vector
+/// code), then a scalar search inside the one block that holds it.
+#[inline]
+fn argmax_abs(x: &[f32]) -> (f32, usize) {
+    const B: usize = 64;
+    let (mut best, mut blk) = (0.0f32, 0usize);
+    for (bi, c) in x.chunks(B).enumerate() {
+        let m = max_abs(c);
+        if m > best {
+            best = m;
+            blk = bi;
+        }
+    }
+    let start = blk * B;
+    let pos = x[start..]
+        .iter()
+        .position(|v| v.abs() == best)
+        .map_or(0, |p| start + p);
+    (best, pos)
 }
 
 /// `out[i] = sum_j taps[j] * h[i + j]` for `i < n` (rounded up to `LANES`), with AVX2+FMA when
@@ -415,7 +451,8 @@ unsafe fn fir_avx<const T: usize>(taps: &[f32; T], h: &[f32], out: &mut [f32], b
 }
 
 /// The FIR kernel, `LANES` outputs at a time (the inner lane loop vectorises; with `FMA` the
-/// multiply-adds fuse).
+/// multiply-adds fuse). The kernel is symmetric (`taps[j] == taps[T - 1 - j]`), so mirrored
+/// inputs are added first: half the multiplies.
 #[inline(always)]
 fn fir<const T: usize, const LANES: usize, const FMA: bool>(
     taps: &[f32; T],
@@ -427,13 +464,18 @@ fn fir<const T: usize, const LANES: usize, const FMA: bool>(
         let i0 = b * LANES;
         let mut acc = [0.0f32; LANES];
         let hw = &h[i0..i0 + T - 1 + LANES];
-        for (j, &c) in taps.iter().enumerate() {
-            let xv: &[f32; LANES] = hw[j..j + LANES].try_into().expect("lane window");
+        for j in 0..T / 2 {
+            let c = taps[j];
+            let xa: &[f32; LANES] = hw[j..j + LANES].try_into().expect("lane window");
+            let xb: &[f32; LANES] = hw[T - 1 - j..T - 1 - j + LANES]
+                .try_into()
+                .expect("lane window");
             for k in 0..LANES {
+                let v = xa[k] + xb[k];
                 acc[k] = if FMA {
-                    c.mul_add(xv[k], acc[k])
+                    c.mul_add(v, acc[k])
                 } else {
-                    acc[k] + c * xv[k]
+                    acc[k] + c * v
                 };
             }
         }
