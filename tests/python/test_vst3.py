@@ -181,7 +181,7 @@ def test_reported_latency_matches_the_real_delay(spec, bundle_dir, rate, block) 
     plugin = load(spec, bundle_dir)
     at = 3001  # odd, and not a multiple of either block size
     x = np.zeros((2, int(0.25 * rate)), dtype=np.float32)
-    x[:, at] = 0.25  # -12 dBFS: well below anything a dynamics default should touch
+    x[:, at] = 0.25  # -12 dBFS; a gain change (e.g. compression) moves no peak, a delay does
     y = plugin(x, rate, buffer_size=block)
     reported = plugin.reported_latency_samples
     assert reported >= 0
