@@ -1,0 +1,507 @@
+//! Minimum-phase digital sections magnitude-matched to the analog prototypes (no cramping).
+//!
+//! Method: M. Vicanek, "Matched Second Order Digital Filters" (2016).
+//! - Poles: impulse invariance, `z = exp(s T)`: the digital poles sit exactly where the analog
+//!   poles map, so resonances keep their frequency and bandwidth right up to Nyquist.
+//! - Zeros: the squared magnitude of a biquad is linear in three numerator parameters,
+//!   `|H|^2 = (B0 p0 + B1 p1 + B2 p2) / (A0 p0 + A1 p1 + A2 p2)` with `p1 = sin^2(w/2)`,
+//!   `p0 = 1 - p1`, `p2 = 4 p0 p1`, `A0 = (1+a1+a2)^2`, `A1 = (1-a1+a2)^2`, `A2 = -4 a2`.
+//!   `B0, B1, B2` are solved so the digital magnitude equals the analog one at DC, at Nyquist and
+//!   at a frequency near the section's centre, then factored into a minimum-phase numerator.
+//!   Sections with zeros at DC (high-pass, band-pass) or on the unit circle (notch) keep those
+//!   zeros exactly and match the remaining degrees of freedom.
+//!
+//! The digital response equals the analog one at every matched point and stays close in between
+//! (see the `filter_*` tests for measured worst-case errors); unlike the bilinear transform there
+//! is no warping of the curve towards Nyquist.
+
+use super::curve::{AnalogSection, MAX_SECTIONS, Prototype};
+use biquad::Coefficients;
+use realfft::num_complex::Complex64;
+use std::f64::consts::{FRAC_1_SQRT_2, PI};
+
+/// The identity biquad.
+pub const IDENTITY: Coefficients<f64> = Coefficients {
+    a1: 0.0,
+    a2: 0.0,
+    b0: 1.0,
+    b1: 0.0,
+    b2: 0.0,
+};
+
+/// Digital sections of one band.
+#[derive(Debug, Clone, Copy)]
+pub struct DigitalBand {
+    /// Number of used sections (0 = identity).
+    pub len: usize,
+    /// Biquad coefficients (first-order sections have `a2 == b2 == 0`).
+    pub sections: [Coefficients<f64>; MAX_SECTIONS],
+}
+
+impl Default for DigitalBand {
+    fn default() -> Self {
+        Self {
+            len: 0,
+            sections: [IDENTITY; MAX_SECTIONS],
+        }
+    }
+}
+
+impl DigitalBand {
+    /// Designs the matched digital cascade of a prototype at sample rate `fs`.
+    pub fn design(proto: &Prototype, fs: f64) -> Self {
+        let mut d = Self::default();
+        let w0 = 2.0 * PI * proto.freq_hz / fs;
+        let w_top = (2.0 * PI * FIT_TOP_HZ / fs).min(PI);
+        for (i, s) in proto.sections().iter().enumerate() {
+            d.sections[i] = match_section(s, w0, w_top);
+        }
+        d.len = proto.len;
+        d
+    }
+
+    /// The used sections.
+    pub fn sections(&self) -> &[Coefficients<f64>] {
+        &self.sections[..self.len]
+    }
+
+    /// Complex response of the cascade at `f` Hz.
+    pub fn response(&self, f: f64, fs: f64) -> Complex64 {
+        self.sections()
+            .iter()
+            .fold(Complex64::new(1.0, 0.0), |h, c| {
+                h * biquad_response(c, f, fs)
+            })
+    }
+
+    /// Magnitude of the cascade in dB at `f` Hz.
+    pub fn magnitude_db(&self, f: f64, fs: f64) -> f64 {
+        20.0 * self.response(f, fs).norm().log10()
+    }
+}
+
+/// Complex response of one biquad at `f` Hz.
+pub fn biquad_response(c: &Coefficients<f64>, f: f64, fs: f64) -> Complex64 {
+    let w = 2.0 * PI * f / fs;
+    let z1 = Complex64::from_polar(1.0, -w);
+    let z2 = z1 * z1;
+    (c.b0 + c.b1 * z1 + c.b2 * z2) / (1.0 + c.a1 * z1 + c.a2 * z2)
+}
+
+/// `p0 = cos^2(w/2)`, `p1 = sin^2(w/2)`, `p2 = 4 p0 p1`.
+#[inline]
+fn phis(w: f64) -> (f64, f64, f64) {
+    let s = (0.5 * w).sin();
+    let p1 = s * s;
+    let p0 = 1.0 - p1;
+    (p0, p1, 4.0 * p0 * p1)
+}
+
+/// Matches one analog section (normalised to `w0` rad/sample) with a digital section.
+///
+/// `w_top` (rad/sample, at most pi) is the top of the band where accuracy matters; above it
+/// (at high sample rates) the fit only keeps the response bounded.
+pub fn match_section(s: &AnalogSection, w0: f64, w_top: f64) -> Coefficients<f64> {
+    if s.is_first_order() {
+        return match_first_order(s, w0, w_top);
+    }
+    // NOTE: impulse invariance maps heavily damped poles near Nyquist badly (a bell cut has
+    // poles with Q = A*Q, a shelf cut has its poles above f0). When the numerator's roots are
+    // strictly in the left half plane and less damped than the poles, match the inverse
+    // section 1/H (the "boost") and invert the result: its zeros are minimum phase, so the
+    // inverse is stable, and a cut becomes the exact mirror of the boost (Vicanek 2016, sec. 4).
+    let b = s.b;
+    let a = s.a;
+    if b[0] > 0.0 && b[1] > 0.0 && b[2] > 0.0 && b[1] / b[2] < a[1] / a[2] {
+        let inv = AnalogSection { b: a, a: b };
+        let c = match_second_order(&inv, w0, w_top);
+        let g = 1.0 / c.b0;
+        return Coefficients {
+            a1: c.b1 * g,
+            a2: c.b2 * g,
+            b0: g,
+            b1: c.a1 * g,
+            b2: c.a2 * g,
+        };
+    }
+    match_second_order(s, w0, w_top)
+}
+
+fn match_first_order(s: &AnalogSection, w0: f64, w_top: f64) -> Coefficients<f64> {
+    // Pole s = -a0/a1 (normalised) -> z = exp(-wp).
+    let wp = s.a[0] / s.a[1] * w0;
+    let p = (-wp).exp();
+    let one_minus_p = -(-wp).exp_m1();
+    let grid = FitGrid::new(s, w0, w_top);
+    // |1 - p z^-1|^2 = (1-p)^2 p0 + (1+p)^2 p1.
+    let den = [one_minus_p * one_minus_p, (1.0 + p) * (1.0 + p), 0.0];
+    // |b0 + b1 z^-1|^2 = (b0+b1)^2 p0 + (b0-b1)^2 p1: (b0 + b1) exact at DC, (b0 - b1) fitted.
+    let sum = one_minus_p * (s.b[0] / s.a[0]).abs();
+    let bb0 = sum * sum;
+    let (bb1, _, _) = grid.fit(&den, |ph| (ph.1, 0.0, bb0 * ph.0), false);
+    let diff = bb1.max(0.0).sqrt();
+    Coefficients {
+        a1: -p,
+        a2: 0.0,
+        b0: 0.5 * (sum + diff),
+        b1: 0.5 * (sum - diff),
+        b2: 0.0,
+    }
+}
+
+/// Number of frequencies the numerator is fitted on.
+const FIT_POINTS: usize = 48;
+/// `|H|^2` below which the fit weight of a point decreases (-20 dB).
+const IMPORTANCE_FLOOR: f64 = 0.01;
+/// How many of them are log-spaced up to the top of the audio band.
+const LOG_POINTS: usize = 26;
+/// How many are spaced between the top of the audio band and Nyquist (the rest cluster around
+/// the section's centre).
+const TAIL_POINTS: usize = 4;
+/// Fit weight of points above the audio band (only keeps the response there bounded).
+const ABOVE_TOP_WEIGHT: f64 = 0.1;
+/// Top of the band where the match matters, Hz (at 44.1 and 48 kHz this is Nyquist).
+pub const FIT_TOP_HZ: f64 = 24_000.0;
+
+/// Lawson iterations: reweighted least squares that converges towards the minimax solution.
+const LAWSON_ITERATIONS: usize = 10;
+
+/// `(A0, A1, A2)` of `|1 + a1 z^-1 + a2 z^-2|^2 = A0 p0 + A1 p1 + A2 p2`, with `1 + a1 + a2`
+/// supplied by the caller (computed without cancellation).
+#[inline]
+fn big_a(a1: f64, a2: f64, dc: f64) -> [f64; 3] {
+    let n = 1.0 - a1 + a2;
+    [dc * dc, n * n, -4.0 * a2]
+}
+
+/// The analog target sampled on log-spaced frequencies from `min(w0/16, pi/64)` to Nyquist.
+///
+/// NOTE: the numerator is fitted in the squared *relative* error of `|H|^2` (about the dB
+/// error / 4.34) with Lawson's reweighting towards minimax; DC is matched exactly by
+/// construction wherever the numerator allows it.
+struct FitGrid {
+    /// `(p0, p1, p2)` at each fit frequency.
+    ph: [(f64, f64, f64); FIT_POINTS],
+    /// Analog `|H|^2` at each fit frequency.
+    h2: [f64; FIT_POINTS],
+    /// Weight of each point's relative error: 1 down to -20 dB, then falling with the level.
+    importance: [f64; FIT_POINTS],
+}
+
+impl FitGrid {
+    fn new(s: &AnalogSection, w0: f64, w_top: f64) -> Self {
+        let lo = (w0 / 16.0).min(PI / 64.0);
+        let r = (w_top / lo).ln() / (LOG_POINTS - 1) as f64;
+        let mut ph = [(0.0, 0.0, 0.0); FIT_POINTS];
+        let mut h2 = [0.0; FIT_POINTS];
+        let mut importance = [1.0; FIT_POINTS];
+        // Where the section's shape is: geometric mean of the pole and zero natural frequencies,
+        // over +-3 "bandwidths" of the geometric mean of their Q.
+        let pq = |c: &[f64; 3]| {
+            if c[2] > 0.0 && c[0] > 0.0 && c[1] > 0.0 {
+                Some(((c[0] / c[2]).sqrt(), (c[0] * c[2]).sqrt() / c[1]))
+            } else {
+                None
+            }
+        };
+        let (mut wc, mut q) = (1.0, FRAC_1_SQRT_2);
+        match (pq(&s.a), pq(&s.b)) {
+            (Some(p), Some(z)) => {
+                wc = (p.0 * z.0).sqrt();
+                q = (p.1 * z.1).sqrt();
+            }
+            (Some(p), None) => {
+                wc = p.0;
+                q = p.1;
+            }
+            _ => {}
+        }
+        let span = 3.0 / q.max(0.5);
+        for k in 0..FIT_POINTS {
+            let w = if k < LOG_POINTS {
+                (lo * (r * k as f64).exp()).min(w_top)
+            } else if k < LOG_POINTS + TAIL_POINTS {
+                let t = (k + 1 - LOG_POINTS) as f64 / TAIL_POINTS as f64;
+                w_top + (PI - w_top) * t
+            } else {
+                let t = (k - LOG_POINTS - TAIL_POINTS) as f64
+                    / (FIT_POINTS - LOG_POINTS - TAIL_POINTS - 1) as f64;
+                (wc * w0 * (span * (2.0 * t - 1.0)).exp2()).min(PI)
+            };
+            ph[k] = phis(w);
+            h2[k] = s.mag2(w / w0);
+            // NOTE: in a cut's stopband (a section below -20 dB) a relative error matters less,
+            // and the cascades of high-order cuts would otherwise add the stopband errors of
+            // every section; the weight lets the error grow with the attenuation there.
+            importance[k] = (h2[k] / IMPORTANCE_FLOOR).sqrt().min(1.0);
+            if w > w_top * 1.000_001 {
+                importance[k] *= ABOVE_TOP_WEIGHT;
+            }
+        }
+        Self { ph, h2, importance }
+    }
+
+    /// Fits `|N|^2 = offset + c1 x1 (+ c2 x2)` where `basis(phis) = (x1, x2, offset)`, against
+    /// the target `D |Ha|^2` for the denominator `den = (A0, A1, A2)`. Returns `(c1, c2, max
+    /// relative error of |H|^2 on the grid)`.
+    fn fit(
+        &self,
+        den: &[f64; 3],
+        basis: impl Fn((f64, f64, f64)) -> (f64, f64, f64),
+        two: bool,
+    ) -> (f64, f64, f64) {
+        let mut rows = [(0.0, 0.0, 0.0); FIT_POINTS];
+        for (k, row) in rows.iter_mut().enumerate() {
+            let ph = self.ph[k];
+            let t = (den[0] * ph.0 + den[1] * ph.1 + den[2] * ph.2) * self.h2[k];
+            if t > 0.0 && t.is_finite() {
+                let (x1, x2, off) = basis(ph);
+                let g = self.importance[k];
+                *row = (g * x1 / t, g * x2 / t, g * (1.0 - off / t));
+            }
+        }
+        minimax_fit(&rows, two)
+    }
+}
+
+/// Fits `y ~ c1 x1 (+ c2 x2)` over `rows = (x1, x2, y)`, approximately minimising the largest
+/// residual (Lawson's iteratively reweighted least squares). Columns are normalised first so
+/// the 2x2 normal equations stay well conditioned. Returns `(c1, c2, max residual)`.
+fn minimax_fit(rows: &[(f64, f64, f64); FIT_POINTS], two: bool) -> (f64, f64, f64) {
+    let n1 = rows.iter().map(|r| r.0 * r.0).sum::<f64>().sqrt();
+    let n2 = rows.iter().map(|r| r.1 * r.1).sum::<f64>().sqrt();
+    if n1 <= 0.0 || (two && n2 <= 0.0) {
+        return (0.0, 0.0, f64::INFINITY);
+    }
+    let mut wts = [1.0 / FIT_POINTS as f64; FIT_POINTS];
+    let mut best = (0.0, 0.0, f64::INFINITY);
+    for _ in 0..LAWSON_ITERATIONS {
+        let (mut s11, mut s12, mut s22, mut r1, mut r2) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (&(x1, x2, y), &w) in rows.iter().zip(wts.iter()) {
+            let (x1, x2) = (x1 / n1, if two { x2 / n2 } else { 0.0 });
+            s11 += w * x1 * x1;
+            s12 += w * x1 * x2;
+            s22 += w * x2 * x2;
+            r1 += w * x1 * y;
+            r2 += w * x2 * y;
+        }
+        let det = s11 * s22 - s12 * s12;
+        let c = if two && det.abs() > 1e-300 {
+            (
+                (r1 * s22 - r2 * s12) / det / n1,
+                (s11 * r2 - s12 * r1) / det / n2,
+            )
+        } else if s11 > 0.0 {
+            (r1 / s11 / n1, 0.0)
+        } else {
+            (0.0, 0.0)
+        };
+        let mut max_err = 0.0f64;
+        let mut wsum = 0.0;
+        for (&(x1, x2, y), w) in rows.iter().zip(wts.iter_mut()) {
+            let e = (c.0 * x1 + c.1 * x2 - y).abs();
+            max_err = max_err.max(e);
+            *w *= e;
+            wsum += *w;
+        }
+        if max_err < best.2 {
+            best = (c.0, c.1, max_err);
+        }
+        if wsum <= 0.0 || !wsum.is_finite() {
+            break;
+        }
+        for w in wts.iter_mut() {
+            *w /= wsum;
+        }
+    }
+    best
+}
+
+/// Impulse-invariant poles of `a2 s^2 + a1 s + a0` (normalised to `w0`): `(a1, a2, 1+a1+a2)`.
+fn impulse_invariant_poles(a: &[f64; 3], w0: f64) -> (f64, f64, f64) {
+    let wn = (a[0] / a[2]).sqrt();
+    let zeta = a[1] / a[2] / (2.0 * wn);
+    let w = wn * w0;
+    let sigma = zeta * w;
+    let e = (-sigma).exp();
+    if zeta < 1.0 {
+        // NOTE: a pole pair above Nyquist would alias; clamp its angle to pi (keeps its radius).
+        let wd = (w * (1.0 - zeta * zeta).sqrt()).min(PI);
+        let sh = (0.5 * wd).sin();
+        // 1 + a1 + a2 = (1 - e)^2 + 4 e sin^2(wd/2), computed without cancellation.
+        let em1 = (-sigma).exp_m1();
+        (-2.0 * e * wd.cos(), e * e, em1 * em1 + 4.0 * e * sh * sh)
+    } else {
+        let r = w * (zeta * zeta - 1.0).sqrt();
+        let z1 = (-(sigma - r)).exp();
+        let z2 = (-(sigma + r)).exp();
+        // 1 + a1 + a2 = (1 - z1)(1 - z2).
+        let dc = (-(sigma - r)).exp_m1() * (-(sigma + r)).exp_m1();
+        (-(z1 + z2), z1 * z2, dc)
+    }
+}
+
+/// Numerator shape of a second-order section.
+#[derive(Clone, Copy)]
+enum NumKind {
+    /// Double zero at DC (high-pass): `c (1 - z^-1)^2`.
+    DcDouble,
+    /// Zeros on the unit circle at `cos(wz) = cz` (notch): `c (1 - 2 cz z^-1 + z^-2)`.
+    Notch(f64),
+    /// Free numerator, `|N(0)|^2 = A0 |Ha(0)|^2` kept exact (includes a single zero at DC).
+    General(f64),
+}
+
+/// Best numerator for the poles `(a1, a2)`: coefficients and max relative error on the grid.
+fn fit_numerator(
+    grid: &FitGrid,
+    kind: NumKind,
+    a1: f64,
+    a2: f64,
+    dc: f64,
+) -> ((f64, f64, f64), f64) {
+    let den = big_a(a1, a2, dc);
+    match kind {
+        NumKind::DcDouble => {
+            // |N|^2 = 16 c^2 p1^2.
+            let (c2, _, err) = grid.fit(&den, |p| (16.0 * p.1 * p.1, 0.0, 0.0), false);
+            let c = c2.max(0.0).sqrt();
+            ((c, -2.0 * c, c), err)
+        }
+        NumKind::Notch(cz) => {
+            // |1 - 2 cz z^-1 + z^-2|^2 = (2 - 2 cz)^2 p0 + (2 + 2 cz)^2 p1 - 4 p2.
+            let (u, v) = ((2.0 - 2.0 * cz).powi(2), (2.0 + 2.0 * cz).powi(2));
+            let (c2, _, err) = grid.fit(&den, |p| (u * p.0 + v * p.1 - 4.0 * p.2, 0.0, 0.0), false);
+            let c = c2.max(0.0).sqrt();
+            ((c, -2.0 * c * cz, c), err)
+        }
+        NumKind::General(h02) => {
+            // |N|^2 = B0 p0 + C1 p1 + C2 p1^2 (well conditioned near DC), B1 = C1 + C2,
+            // B2 = -C2 / 4.
+            let bb0 = den[0] * h02;
+            let (c1, c2, err) = grid.fit(&den, |p| (p.1, p.1 * p.1, bb0 * p.0), true);
+            let (bb1, bb2) = (c1 + c2, -0.25 * c2);
+            let r0 = bb0.sqrt();
+            let r1 = bb1.max(0.0).sqrt();
+            let wsum = 0.5 * (r0 + r1);
+            // NOTE: if W^2 + B2 < 0 no real numerator has this |N|^2; the clamp puts the zeros
+            // on the unit circle, the closest realisable numerator.
+            let disc = (wsum * wsum + bb2).max(0.0).sqrt();
+            let b0 = 0.5 * (wsum + disc);
+            let b2 = if b0 > 0.0 { -bb2 / (4.0 * b0) } else { 0.0 };
+            ((b0, 0.5 * (r0 - r1), b2), err)
+        }
+    }
+}
+
+/// Above this centre frequency (rad/sample) the impulse-invariant poles are refined.
+// NOTE: below fs/16 impulse invariance plus the fitted numerator is already within a few
+// hundredths of a dB; the refinement costs ~100 numerator fits and only runs where it helps.
+const POLE_REFINE_W: f64 = PI / 8.0;
+
+fn match_second_order(s: &AnalogSection, w0: f64, w_top: f64) -> Coefficients<f64> {
+    let (a1, a2, dc) = impulse_invariant_poles(&s.a, w0);
+    let grid = FitGrid::new(s, w0, w_top);
+    let kind = if s.b[0] == 0.0 && s.b[1] == 0.0 {
+        NumKind::DcDouble
+    } else if s.b[1] == 0.0 && s.b[0] > 0.0 && s.b[2] > 0.0 {
+        NumKind::Notch(((s.b[0] / s.b[2]).sqrt() * w0).min(PI).cos())
+    } else {
+        NumKind::General(s.mag2(0.0))
+    };
+    let (mut num, mut err) = fit_numerator(&grid, kind, a1, a2, dc);
+    let (mut a1, mut a2) = (a1, a2);
+    if w0 > POLE_REFINE_W && err > 1e-4 {
+        // Refine the poles (Nelder-Mead on (a1, a2) inside the stability triangle), the
+        // numerator being re-fitted for each candidate (variable projection).
+        let cost = |p: [f64; 2]| -> f64 {
+            let (x1, x2) = (p[0], p[1]);
+            // Stay inside the stability triangle with a margin.
+            if x2.abs() >= 0.9999 || x1.abs() >= 1.0 + x2 - 1e-6 {
+                return f64::INFINITY;
+            }
+            fit_numerator(&grid, kind, x1, x2, 1.0 + x1 + x2).1
+        };
+        let step = 0.05 * (1.0 - a2).max(0.02);
+        let best = nelder_mead(cost, [a1, a2], step, err);
+        if best.1 < err {
+            a1 = best.0[0];
+            a2 = best.0[1];
+            let r = fit_numerator(&grid, kind, a1, a2, 1.0 + a1 + a2);
+            num = r.0;
+            err = r.1;
+        }
+    }
+    let _ = err;
+    Coefficients {
+        a1,
+        a2,
+        b0: num.0,
+        b1: num.1,
+        b2: num.2,
+    }
+}
+
+/// Maximum cost evaluations of the pole refinement.
+const NM_MAX_EVALS: usize = 120;
+
+/// Minimal 2-D Nelder-Mead. Returns the best point and its cost.
+fn nelder_mead(f: impl Fn([f64; 2]) -> f64, x0: [f64; 2], step: f64, f0: f64) -> ([f64; 2], f64) {
+    let mut pts = [x0, [x0[0] + step, x0[1]], [x0[0], x0[1] + step]];
+    let mut val = [f0, f(pts[1]), f(pts[2])];
+    let mut evals = 2;
+    while evals < NM_MAX_EVALS {
+        // Sort ascending.
+        let mut idx = [0usize, 1, 2];
+        idx.sort_by(|&i, &j| val[i].total_cmp(&val[j]));
+        let (b, m, w) = (idx[0], idx[1], idx[2]);
+        if (val[w] - val[b]).abs() <= 1e-9 * val[b].abs().max(1e-12) {
+            break;
+        }
+        let c = [(pts[b][0] + pts[m][0]) * 0.5, (pts[b][1] + pts[m][1]) * 0.5];
+        let lerp = |t: f64| [c[0] + t * (pts[w][0] - c[0]), c[1] + t * (pts[w][1] - c[1])];
+        let xr = lerp(-1.0);
+        let fr = f(xr);
+        evals += 1;
+        if fr < val[b] {
+            let xe = lerp(-2.0);
+            let fe = f(xe);
+            evals += 1;
+            if fe < fr {
+                pts[w] = xe;
+                val[w] = fe;
+            } else {
+                pts[w] = xr;
+                val[w] = fr;
+            }
+        } else if fr < val[m] {
+            pts[w] = xr;
+            val[w] = fr;
+        } else {
+            let xc = lerp(0.5);
+            let fc = f(xc);
+            evals += 1;
+            if fc < val[w] {
+                pts[w] = xc;
+                val[w] = fc;
+            } else {
+                // Shrink towards the best point.
+                for i in [m, w] {
+                    pts[i] = [
+                        pts[b][0] + 0.5 * (pts[i][0] - pts[b][0]),
+                        pts[b][1] + 0.5 * (pts[i][1] - pts[b][1]),
+                    ];
+                    val[i] = f(pts[i]);
+                }
+                evals += 2;
+            }
+        }
+    }
+    let mut b = 0;
+    for i in 1..3 {
+        if val[i] < val[b] {
+            b = i;
+        }
+    }
+    (pts[b], val[b])
+}
