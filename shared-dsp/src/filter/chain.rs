@@ -1,7 +1,7 @@
 //! [`IirEq`]: a multi-channel cascade of matched minimum-phase bands with click-free updates.
 
-use super::curve::{Band, MAX_SECTIONS};
-use super::design::{DigitalBand, IDENTITY};
+use super::curve::Band;
+use super::design::{DigitalBand, IDENTITY, MAX_DIGITAL_SECTIONS as MAX_SECTIONS};
 use crate::util::flush_denormal;
 use biquad::{Biquad, Coefficients, DirectForm2Transposed};
 
@@ -37,17 +37,6 @@ fn lerp_step(a: &Coefficients<f64>, b: &Coefficients<f64>, n: usize) -> Coeffici
 }
 
 #[inline]
-fn add(a: &Coefficients<f64>, d: &Coefficients<f64>) -> Coefficients<f64> {
-    Coefficients {
-        a1: a.a1 + d.a1,
-        a2: a.a2 + d.a2,
-        b0: a.b0 + d.b0,
-        b1: a.b1 + d.b1,
-        b2: a.b2 + d.b2,
-    }
-}
-
-#[inline]
 fn scaled_add(a: &Coefficients<f64>, d: &Coefficients<f64>, n: f64) -> Coefficients<f64> {
     Coefficients {
         a1: a.a1 + d.a1 * n,
@@ -71,6 +60,10 @@ struct Slot {
     target: DigitalBand,
     /// Coefficients in use at the start of the next sample.
     cur: [Coefficients<f64>; MAX_SECTIONS],
+    /// Coefficients at the start of the current ramp.
+    start: [Coefficients<f64>; MAX_SECTIONS],
+    /// Samples of the current ramp already done.
+    ramp_pos: usize,
     /// Per-sample coefficient increment while ramping.
     delta: [Coefficients<f64>; MAX_SECTIONS],
     /// Samples left in the ramp (0 = settled on `target`).
@@ -141,6 +134,8 @@ impl IirEq {
             holdoff: 0,
             target: DigitalBand::default(),
             cur: [IDENTITY; MAX_SECTIONS],
+            start: [IDENTITY; MAX_SECTIONS],
+            ramp_pos: 0,
             delta: [ZERO; MAX_SECTIONS],
             ramp_left: 0,
             active: 0,
@@ -265,7 +260,7 @@ impl IirEq {
     }
 
     /// Redesigns dirty bands (respecting the hold-off) and starts their ramps.
-    fn update_targets(&mut self, block_len: usize) {
+    fn update_targets(&mut self) {
         for slot in &mut self.slots {
             if slot.dirty && slot.holdoff == 0 {
                 let new = DigitalBand::design(&slot.band.prototype(), self.fs);
@@ -289,10 +284,10 @@ impl IirEq {
                         IDENTITY
                     };
                     slot.delta[k] = lerp_step(&slot.cur[k], &to, self.ramp_len);
+                    slot.start[k] = slot.cur[k];
                 }
                 slot.ramp_left = self.ramp_len;
-            } else {
-                slot.holdoff = slot.holdoff.saturating_sub(block_len);
+                slot.ramp_pos = 0;
             }
         }
     }
@@ -314,7 +309,7 @@ impl IirEq {
             channels.iter().all(|c| c.len() == n),
             "channel lengths differ"
         );
-        self.update_targets(n);
+        self.update_targets();
         let mut start = 0;
         while start < n {
             let len = self.max_block.min(n - start);
@@ -352,6 +347,9 @@ impl IirEq {
             }
             start += len;
         }
+        for slot in &mut self.slots {
+            slot.holdoff = slot.holdoff.saturating_sub(n);
+        }
     }
 
     /// Runs one slot's sections over one channel chunk.
@@ -362,13 +360,14 @@ impl IirEq {
             let f = &mut slot.filters[ch * MAX_SECTIONS + k];
             if ramp > 0 {
                 let d = slot.delta[k];
-                let mut c = slot.cur[k];
-                for v in buf[..ramp].iter_mut() {
-                    c = add(&c, &d);
+                let c0 = slot.start[k];
+                // NOTE: each sample's coefficients are computed from the ramp start (not
+                // accumulated), so the output does not depend on how the host splits blocks.
+                let mut c = c0;
+                for (i, v) in buf[..ramp].iter_mut().enumerate() {
+                    c = scaled_add(&c0, &d, (slot.ramp_pos + i + 1) as f64);
                     f.update_coefficients(c);
                     *v = f.run(*v);
-                    f.s1 = flush_denormal(f.s1);
-                    f.s2 = flush_denormal(f.s2);
                 }
                 let settled = if slot.ramp_left <= buf.len() {
                     if k < slot.target.len {
@@ -385,9 +384,14 @@ impl IirEq {
             }
             for v in buf[ramp..].iter_mut() {
                 *v = f.run(*v);
-                f.s1 = flush_denormal(f.s1);
-                f.s2 = flush_denormal(f.s2);
             }
+            // NOTE: denormals are flushed once per chunk, not per sample (that would put a
+            // compare into the recursion's critical path). The threshold (1e-30) is ~280
+            // orders of magnitude above the f64 denormal range, so a decaying state cannot
+            // reach it within one chunk unless a pole radius is below ~0.5 *and* the chunk is
+            // longer than ~900 samples; even then it only costs time until the chunk ends.
+            f.s1 = flush_denormal(f.s1);
+            f.s2 = flush_denormal(f.s2);
             // NOTE: stable sections cannot produce non-finite state from finite input, but a
             // guard costs nothing per block and keeps a broken state from persisting.
             if !(f.s1.is_finite() && f.s2.is_finite()) {
@@ -404,8 +408,9 @@ impl IirEq {
         if slot.ramp_left <= len {
             Self::settle(slot);
         } else {
+            slot.ramp_pos += len;
             for k in 0..slot.active {
-                slot.cur[k] = scaled_add(&slot.cur[k], &slot.delta[k], len as f64);
+                slot.cur[k] = scaled_add(&slot.start[k], &slot.delta[k], slot.ramp_pos as f64);
             }
             slot.ramp_left -= len;
         }
