@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use crate::{
     BusCompressorParams, CLASSIC_ATTACKS_MS, CLASSIC_RATIOS, Meters, range_db_from_param,
-    ratio_from_slope, slope_from_ratio,
+    ratio_from_step, step_from_ratio,
 };
 
 /// Editor size in logical pixels.
@@ -140,7 +140,7 @@ impl NiceEguiApp for BusCompressorEditor {
         // The static curve as set (targets, not the smoothed values).
         let compression = Compression {
             threshold_db: p.threshold_db.value(),
-            ratio: ratio_from_slope(p.ratio_slope.value()),
+            ratio: ratio_from_step(p.ratio_step.value()),
             knee_db: p.knee_db.value(),
             range_db: range_db_from_param(p.range_db.value()),
         };
@@ -218,11 +218,9 @@ impl NiceEguiApp for BusCompressorEditor {
                     } else {
                         format!("{r}")
                     };
-                    let on = (ratio_from_slope(p.ratio_slope.value()) - r).abs() < 1e-3
-                        || (r.is_infinite()
-                            && ratio_from_slope(p.ratio_slope.value()).is_infinite());
+                    let on = p.ratio_step.value() == step_from_ratio(r);
                     if ui.selectable_label(on, text).clicked() {
-                        set(&setter, &p.ratio_slope, slope_from_ratio(r));
+                        set(&setter, &p.ratio_step, step_from_ratio(r));
                     }
                 }
                 ui.add_space(12.0);
@@ -239,7 +237,7 @@ impl NiceEguiApp for BusCompressorEditor {
                 ui.horizontal_top(|ui| {
                     egui::Grid::new("dynamics").num_columns(2).show(ui, |ui| {
                         row(ui, &setter, &p.threshold_db);
-                        row(ui, &setter, &p.ratio_slope);
+                        row(ui, &setter, &p.ratio_step);
                         row(ui, &setter, &p.attack_ms);
                         row(ui, &setter, &p.release_ms);
                         row(ui, &setter, &p.auto_release);

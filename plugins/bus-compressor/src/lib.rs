@@ -68,7 +68,7 @@ pub fn settings_from_params(p: &BusCompressorParams, n: usize) -> Settings {
     let n = n.max(1) as u32;
     Settings {
         threshold_db: p.threshold_db.smoothed.next_step(n),
-        ratio: ratio_from_slope(p.ratio_slope.smoothed.next_step(n)),
+        ratio: ratio_from_step(p.ratio_step.smoothed.next_step(n)),
         attack_ms: p.attack_ms.smoothed.next_step(n),
         release_ms: p.release_ms.smoothed.next_step(n),
         auto_release: p.auto_release.value(),

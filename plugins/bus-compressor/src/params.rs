@@ -13,6 +13,8 @@ use std::sync::Arc;
 type StringToValue = Arc<dyn Fn(&str) -> Option<f32> + Send + Sync>;
 /// A value-to-string formatter as nice-plug takes it.
 type ValueToString = Arc<dyn Fn(f32) -> String + Send + Sync>;
+/// An integer string-to-value formatter.
+type StringToInt = Arc<dyn Fn(&str) -> Option<i32> + Send + Sync>;
 
 /// Threshold range in dB.
 pub const THRESHOLD_MIN_DB: f32 = -40.0;
@@ -40,9 +42,9 @@ pub const SC_HPF_MAX_HZ: f32 = 500.0;
 pub const SC_HPF_OFF_HZ: f32 = 19.5;
 /// Look-ahead range in ms (the engine's [`shared_dsp::dynamics::MAX_LOOKAHEAD_MS`]).
 pub const LOOKAHEAD_MAX_MS: f32 = shared_dsp::dynamics::MAX_LOOKAHEAD_MS;
-/// Ratio parameter resolution: the slope moves in steps of 1/60, which lands exactly on
-/// 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 10, 12, 15, 20:1 and infinity (see [`ratio_range`]).
-pub const RATIO_SLOPE_STEP: f32 = 1.0 / 60.0;
+/// The ratio parameter's number of steps: step `k` (0 to 60) is the slope `1 - 1/ratio = k/60`,
+/// which lands exactly on 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 10, 12, 15, 20:1 and infinity.
+pub const RATIO_STEPS: i32 = 60;
 /// Classic attack times (ms) the editor offers as one-click presets.
 pub const CLASSIC_ATTACKS_MS: [f32; 6] = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0];
 /// Classic ratios the editor offers as one-click presets (`f32::INFINITY` = limiting).
@@ -56,35 +58,38 @@ pub fn threshold_range() -> FloatRange {
     }
 }
 
-/// Ratio, stored as the static curve's slope above the threshold, `s = 1 - 1/ratio`: 0 is 1:1,
-/// 0.5 is 2:1, 0.75 is 4:1, 0.95 is 20:1 and 1 is infinity:1.
+/// Ratio: steps 0 to [`RATIO_STEPS`] of the static curve's slope above the threshold,
+/// `s = 1 - 1/ratio = k / RATIO_STEPS`: 0 is 1:1, 30 is 2:1, 45 is 4:1, 57 is 20:1, 60 is inf:1.
 ///
-/// NOTE: a slope axis puts infinity at a finite end of the range and moves the curve
-/// continuously all the way there (20:1 to inf:1 is a small change of sound, as it should look).
-/// Linear in the slope it gives half the travel to 1:1 - 2:1 (dense where the ear is sensitive),
-/// a quarter to 2:1 - 4:1, and the steps of [`RATIO_SLOPE_STEP`] hit every classic value exactly.
-pub fn ratio_range() -> FloatRange {
-    FloatRange::Linear { min: 0.0, max: 1.0 }
+/// NOTE: a slope axis puts infinity at a finite end of the range and moves the curve evenly all
+/// the way there (20:1 to inf:1 is a small change of sound, as it should look). Even steps of
+/// slope give half the travel to 1:1 - 2:1 (dense where the ear is sensitive), a quarter to
+/// 2:1 - 4:1, and hit every classic ratio exactly. An integer parameter, so that hosts know it
+/// is stepped and automation, state and display always agree on an exact ratio.
+pub fn ratio_range() -> IntRange {
+    IntRange::Linear {
+        min: 0,
+        max: RATIO_STEPS,
+    }
 }
 
-/// The ratio for a slope value of [`ratio_range`] (`f32::INFINITY` at the top).
-pub fn ratio_from_slope(slope: f32) -> f32 {
-    let s = slope.clamp(0.0, 1.0);
-    // NOTE: 60 * (1/60) rounds to 1 + 1 ulp in f32; everything within 1e-4 of the top (ratios
-    // above 10000:1) is infinity.
-    if s >= 1.0 - 1e-4 {
+/// The ratio of a step of [`ratio_range`] (`f32::INFINITY` at the top).
+pub fn ratio_from_step(step: i32) -> f32 {
+    let k = step.clamp(0, RATIO_STEPS);
+    if k == RATIO_STEPS {
         f32::INFINITY
     } else {
-        1.0 / (1.0 - s)
+        RATIO_STEPS as f32 / (RATIO_STEPS - k) as f32
     }
 }
 
-/// The slope value of [`ratio_range`] for a ratio (>= 1; infinity gives 1).
-pub fn slope_from_ratio(ratio: f32) -> f32 {
+/// The nearest step of [`ratio_range`] for a ratio (>= 1; infinity gives the top).
+pub fn step_from_ratio(ratio: f32) -> i32 {
     if ratio.is_nan() {
-        return 0.0;
+        return 0;
     }
-    (1.0 - 1.0 / ratio.max(1.0)).clamp(0.0, 1.0)
+    let slope = 1.0 - 1.0 / ratio.max(1.0);
+    ((slope * RATIO_STEPS as f32).round() as i32).clamp(0, RATIO_STEPS)
 }
 
 /// Attack: 0.05 to 100 ms, skewed (close to logarithmic: 1 ms sits at about 30 %, 10 ms at 56 %).
@@ -158,7 +163,7 @@ pub fn sc_hpf_from_param(value: f32) -> Option<f32> {
     (value >= SC_HPF_MIN_HZ).then(|| value.min(SC_HPF_MAX_HZ))
 }
 
-/// Look-ahead: 0 to 5 ms in 0.1 ms steps (each change of it changes the latency).
+/// Look-ahead: 0 to 5 ms (the latency follows it in whole samples).
 pub fn lookahead_range() -> FloatRange {
     FloatRange::Linear {
         min: 0.0,
@@ -185,9 +190,9 @@ pub struct BusCompressorParams {
     /// Threshold in dB (detector level; a sine's peak dBFS).
     #[id = "thresh"]
     pub threshold_db: FloatParam,
-    /// Ratio, stored as the slope `1 - 1/ratio` (see [`ratio_range`]).
+    /// Ratio as a step of the slope `1 - 1/ratio` (see [`ratio_range`]).
     #[id = "ratio"]
-    pub ratio_slope: FloatParam,
+    pub ratio_step: IntParam,
     /// Attack time constant in ms.
     #[id = "atk"]
     pub attack_ms: FloatParam,
@@ -241,9 +246,9 @@ pub struct BusCompressorParams {
 /// Smoothing time of the level-type parameters (threshold, ratio, knee, range, makeup, link).
 const SMOOTH_MS: f32 = 50.0;
 
-fn v2s_ratio() -> ValueToString {
-    Arc::new(|slope| {
-        let r = ratio_from_slope(slope);
+fn v2s_ratio() -> Arc<dyn Fn(i32) -> String + Send + Sync> {
+    Arc::new(|step| {
+        let r = ratio_from_step(step);
         if r.is_infinite() {
             "inf:1".to_owned()
         } else if r < 10.0 {
@@ -254,14 +259,14 @@ fn v2s_ratio() -> ValueToString {
     })
 }
 
-fn s2v_ratio() -> StringToValue {
+fn s2v_ratio() -> StringToInt {
     Arc::new(|s| {
         let s = s.trim().trim_end_matches(":1").trim();
         let lower = s.to_ascii_lowercase();
         if lower.starts_with("inf") || s == "∞" {
-            return Some(1.0);
+            return Some(RATIO_STEPS);
         }
-        s.parse::<f32>().ok().map(slope_from_ratio)
+        s.parse::<f32>().ok().map(step_from_ratio)
     })
 }
 
@@ -331,11 +336,9 @@ impl Default for BusCompressorParams {
         Self {
             threshold_db: FloatParam::new("Threshold", -18.0, threshold_range())
                 .with_smoother(SmoothingStyle::Linear(SMOOTH_MS))
-                .with_step_size(0.1)
                 .with_unit(" dB"),
-            ratio_slope: FloatParam::new("Ratio", slope_from_ratio(4.0), ratio_range())
+            ratio_step: IntParam::new("Ratio", step_from_ratio(4.0), ratio_range())
                 .with_smoother(SmoothingStyle::Linear(SMOOTH_MS))
-                .with_step_size(RATIO_SLOPE_STEP)
                 .with_value_to_string(v2s_ratio())
                 .with_string_to_value(s2v_ratio()),
             attack_ms: FloatParam::new("Attack", 10.0, attack_range())
@@ -351,7 +354,6 @@ impl Default for BusCompressorParams {
             auto_release: BoolParam::new("Auto Release", false),
             knee_db: FloatParam::new("Knee", 6.0, knee_range())
                 .with_smoother(SmoothingStyle::Linear(SMOOTH_MS))
-                .with_step_size(0.1)
                 .with_unit(" dB"),
             makeup_gain: FloatParam::new("Makeup", 1.0, makeup_range())
                 .with_smoother(SmoothingStyle::Logarithmic(SMOOTH_MS))
@@ -366,7 +368,6 @@ impl Default for BusCompressorParams {
                 .with_string_to_value(formatters::s2v_f32_percentage()),
             range_db: FloatParam::new("Range", RANGE_MAX_DB, range_range())
                 .with_smoother(SmoothingStyle::Linear(SMOOTH_MS))
-                .with_step_size(0.1)
                 .with_unit(" dB")
                 .with_value_to_string(v2s_range())
                 .with_string_to_value(s2v_range()),
@@ -384,7 +385,6 @@ impl Default for BusCompressorParams {
             mid_side: BoolParam::new("Mid/Side", false),
             // NOTE: not smoothed: it sets the latency, which the host re-reads on change.
             lookahead_ms: FloatParam::new("Look-ahead", 0.0, lookahead_range())
-                .with_step_size(0.1)
                 .with_unit(" ms")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
             sc_listen: BoolParam::new("Sidechain Listen", false),
@@ -398,31 +398,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ratio_slope_steps_hit_classic_ratios_exactly() {
+    fn ratio_steps_hit_classic_ratios_exactly() {
         for (k, want) in [(20, 1.5), (30, 2.0), (45, 4.0), (54, 10.0), (57, 20.0)] {
-            let slope = k as f32 * RATIO_SLOPE_STEP;
-            let r = ratio_from_slope(slope);
-            assert!((r - want).abs() < 1e-4 * want, "{k}: {r}");
+            assert_eq!(ratio_from_step(k), want, "step {k}");
+            assert_eq!(step_from_ratio(want), k);
         }
-        assert!(ratio_from_slope(60.0 * RATIO_SLOPE_STEP).is_infinite());
-        assert_eq!(ratio_from_slope(0.0), 1.0);
-        assert_eq!(slope_from_ratio(f32::INFINITY), 1.0);
-        assert!((slope_from_ratio(4.0) - 0.75).abs() < 1e-7);
+        assert!(ratio_from_step(RATIO_STEPS).is_infinite());
+        assert_eq!(step_from_ratio(f32::INFINITY), RATIO_STEPS);
+        assert_eq!(ratio_from_step(0), 1.0);
     }
 
     #[test]
     fn ratio_taper_is_dense_below_two_to_one() {
-        let r = ratio_range();
-        assert!(r.normalize(slope_from_ratio(2.0)) >= 0.5 - 1e-6);
+        // Half of the steps lie between 1:1 and 2:1.
+        assert_eq!(step_from_ratio(2.0), RATIO_STEPS / 2);
     }
 
     #[test]
     fn formatters_round_trip() {
         let p = BusCompressorParams::default();
-        let to = p.ratio_slope.string_to_normalized_value("inf").unwrap();
-        assert_eq!(p.ratio_slope.preview_plain(to), 1.0);
-        let to = p.ratio_slope.string_to_normalized_value("4:1").unwrap();
-        assert!((ratio_from_slope(p.ratio_slope.preview_plain(to)) - 4.0).abs() < 1e-3);
+        let to = p.ratio_step.string_to_normalized_value("inf").unwrap();
+        assert_eq!(p.ratio_step.preview_plain(to), RATIO_STEPS);
+        let to = p.ratio_step.string_to_normalized_value("4:1").unwrap();
+        assert_eq!(ratio_from_step(p.ratio_step.preview_plain(to)), 4.0);
+        assert_eq!(p.ratio_step.normalized_value_to_string(1.0, false), "inf:1");
         assert_eq!(p.sc_hpf_hz.normalized_value_to_string(0.0, false), "Off");
         assert_eq!(sc_hpf_from_param(SC_HPF_OFF_HZ), None);
         assert_eq!(sc_hpf_from_param(80.0), Some(80.0));

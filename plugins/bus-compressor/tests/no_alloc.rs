@@ -57,20 +57,24 @@ fn process_reset_and_setting_changes_never_allocate() {
             k += 1;
             Settings {
                 threshold_db: -30.0 + (k % 20) as f32,
-                ratio: if k % 7 == 0 {
+                ratio: if k.is_multiple_of(7) {
                     f32::INFINITY
                 } else {
                     1.0 + (k % 9) as f32
                 },
                 attack_ms: 0.05 + (k % 30) as f32,
                 release_ms: 10.0 + (k % 500) as f32,
-                auto_release: k % 3 == 0,
+                auto_release: k.is_multiple_of(3),
                 knee_db: (k % 24) as f32,
                 makeup_db: (k % 12) as f32,
-                auto_makeup: k % 5 == 0,
+                auto_makeup: k.is_multiple_of(5),
                 mix: (k % 11) as f32 / 10.0,
-                range_db: if k % 4 == 0 { f32::INFINITY } else { 6.0 },
-                sc_hpf_hz: (k % 2 == 0).then_some(20.0 + (k % 480) as f32),
+                range_db: if k.is_multiple_of(4) {
+                    f32::INFINITY
+                } else {
+                    6.0
+                },
+                sc_hpf_hz: (k.is_multiple_of(2)).then_some(20.0 + (k % 480) as f32),
                 external_sidechain: k % 8 < 4,
                 detector: if k % 13 < 6 {
                     DetectorMode::Peak

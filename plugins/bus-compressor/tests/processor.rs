@@ -309,7 +309,6 @@ fn default_parameters_map_to_default_settings() {
     // The host wrapper resets every smoother to its parameter's value on activation.
     for f in [
         &p.threshold_db,
-        &p.ratio_slope,
         &p.attack_ms,
         &p.release_ms,
         &p.knee_db,
@@ -321,5 +320,6 @@ fn default_parameters_map_to_default_settings() {
     ] {
         f.smoothed.reset(f.value());
     }
+    p.ratio_step.smoothed.reset(p.ratio_step.value());
     assert_eq!(settings_from_params(&p, 32), Settings::default());
 }
