@@ -189,8 +189,7 @@ fn tech3341_loudness_cases(fs: f64, rows: &mut Vec<Row>) {
         let x = tone_segments(fs, &segs);
         let mut m = stereo_meter(fs);
         let mut dev = 0.0f64;
-        // Each segment lasts 6 s; read max S at each segment end.
-        let seg = (6.0 * fs).round() as usize;
+        // Each segment lasts 6 s; read max S at each segment end (sample-exact boundaries).
         let mut ends: Vec<usize> = Vec::new();
         let mut acc = 0usize;
         for i in 0..20 {
@@ -200,7 +199,6 @@ fn tech3341_loudness_cases(fs: f64, rows: &mut Vec<Row>) {
                 + ((3.0 - s) * fs).round() as usize;
             ends.push(acc);
         }
-        let _ = seg;
         let mut k = 0;
         let len = x.len();
         let mut start = 0;

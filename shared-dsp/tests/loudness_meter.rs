@@ -221,3 +221,46 @@ fn measure_buffer_matches_meter_and_includes_true_peak_tail() {
         "{s:?}"
     );
 }
+
+/// Sample-rate sweep, including rates whose 100 ms hop has no 5 ms divisor (11025 Hz: hop 1103
+/// is prime, so the hop is rounded): a stereo 1 kHz sine at -23 dBFS reads -23 LUFS (BS.1770
+/// check value, +/-0.05) for M, S and I, and an fs/4 sine at 45 degrees reads its true peak
+/// within 0.15 dB of the 32x reference.
+#[test]
+fn sample_rate_sweep_reads_tone_level_and_true_peak() {
+    use shared_dsp::signal::{dbfs, fade, true_peak_reference};
+    for fs in [
+        11_025.0, 22_050.0, 32_000.0, 44_100.0, 48_000.0, 88_200.0, 96_000.0, 176_400.0, 192_000.0,
+    ] {
+        let x = sine(1000.0, dbfs(-23.0), 0.0, fs, (5.0 * fs) as usize);
+        let mut m = LoudnessMeter::new(2, ChannelLayout::Stereo, fs);
+        run(&mut m, &x, &x, 1000);
+        for (what, v) in [
+            ("M", m.momentary()),
+            ("S", m.short_term()),
+            ("I", m.integrated()),
+        ] {
+            let v = v.unwrap();
+            assert!((v + 23.0).abs() < 0.05, "fs {fs}: {what} {v}");
+        }
+        let mut y = sine(
+            fs / 4.0,
+            0.5,
+            std::f64::consts::FRAC_PI_4,
+            fs,
+            (0.5 * fs) as usize,
+        );
+        fade(&mut y, (0.01 * fs) as usize);
+        let mut m = LoudnessMeter::new(1, ChannelLayout::Mono, fs);
+        for c in y.chunks(1000) {
+            m.process(&[c]);
+        }
+        m.flush_true_peak();
+        let reference = 20.0 * true_peak_reference(&y, 32).log10();
+        let tp = m.true_peak_max().unwrap();
+        assert!(
+            (tp - reference).abs() < 0.15,
+            "fs {fs}: TP {tp} vs {reference}"
+        );
+    }
+}

@@ -363,14 +363,18 @@ impl Seq<'_> {
     /// value before `even[0]`; `last` receives the final value for the next chunk.
     fn refined_max(&self, left: f32, last: &mut f32) -> f32 {
         let n = self.odd.len();
-        let (me, ie) = argmax_abs(&self.even[..n]);
-        let (mo, io) = argmax_abs(self.odd);
+        let me = max_abs(&self.even[..n]);
+        let mo = max_abs(self.odd);
         let best = me.max(mo);
         *last = self.odd[n - 1];
         if best == 0.0 {
             return 0.0;
         }
-        let (src, i) = if me >= mo { (0, ie) } else { (1, io) };
+        let (src, i) = if me >= mo {
+            (0, find_abs(&self.even[..n], best))
+        } else {
+            (1, find_abs(self.odd, best))
+        };
         let (a, b, c) = if src == 0 {
             let a = if i == 0 { left } else { self.odd[i - 1] };
             (a, self.even[i], self.odd[i])
@@ -408,25 +412,23 @@ fn max_abs(x: &[f32]) -> f32 {
     r
 }
 
-/// Largest magnitude in `x` and the index of its first occurrence: block maxima first (vector
-/// code), then a scalar search inside the one block that holds it.
+/// Index of the first element of `x` whose magnitude equals `m` (0 if none): eight lanes are
+/// tested at once without early exit (vector code), then the hit group is searched.
 #[inline]
-fn argmax_abs(x: &[f32]) -> (f32, usize) {
-    const B: usize = 64;
-    let (mut best, mut blk) = (0.0f32, 0usize);
-    for (bi, c) in x.chunks(B).enumerate() {
-        let m = max_abs(c);
-        if m > best {
-            best = m;
-            blk = bi;
+fn find_abs(x: &[f32], m: f32) -> usize {
+    let mut it = x.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut it {
+        let hit = c.iter().fold(false, |h, v| h | (v.abs() == m));
+        if hit {
+            return base + c.iter().position(|v| v.abs() == m).unwrap_or(0);
         }
+        base += 8;
     }
-    let start = blk * B;
-    let pos = x[start..]
+    it.remainder()
         .iter()
-        .position(|v| v.abs() == best)
-        .map_or(0, |p| start + p);
-    (best, pos)
+        .position(|v| v.abs() == m)
+        .map_or(0, |p| base + p)
 }
 
 /// `out[i] = sum_j taps[j] * h[i + j]` for `i < n` (rounded up to `LANES`), with AVX2+FMA when
