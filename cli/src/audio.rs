@@ -47,14 +47,18 @@ fn describe(e: SymError) -> ReadError {
     })
 }
 
-/// Calls `start` once with the file's sample rate, channel count and expected length in frames
-/// (if the container says), then `block` for every decoded block (planar, one slice per
-/// channel). Returns what was read.
-pub fn decode(
-    path: &Path,
-    mut start: impl FnMut(u32, usize, Option<u64>),
-    mut block: impl FnMut(&[&[f32]]),
-) -> Result<AudioInfo, ReadError> {
+/// Receives a decoded stream.
+pub trait AudioSink {
+    /// Called once, before any block, with the sample rate, channel count and the length in
+    /// frames if the container states it. An error stops decoding.
+    fn start(&mut self, sample_rate: u32, channels: usize, frames: Option<u64>)
+    -> Result<(), ReadError>;
+    /// Called for every decoded block: planar, one slice per channel, all the same length.
+    fn block(&mut self, channels: &[&[f32]]);
+}
+
+/// Decodes `path` into `sink`. Returns what was read.
+pub fn decode(path: &Path, sink: &mut impl AudioSink) -> Result<AudioInfo, ReadError> {
     let file = File::open(path).map_err(|e| ReadError(format!("cannot open: {e}")))?;
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
@@ -67,7 +71,7 @@ pub fn decode(
             SymError::Unsupported(_) => {
                 ReadError("not a WAV or FLAC file (or an unsupported variant)".to_owned())
             }
-            e => describe(e),
+            e => ReadError(format!("reading the header: {}", describe(e))),
         })?;
     let mut format = probed.format;
     let track = format
@@ -89,8 +93,8 @@ pub fn decode(
     }
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())
-        .map_err(describe)?;
-    start(sample_rate, channels, params.n_frames);
+        .map_err(|e| ReadError(format!("no decoder: {}", describe(e))))?;
+    sink.start(sample_rate, channels, params.n_frames)?;
 
     let mut frames = 0u64;
     let mut samples: Option<SampleBuffer<f32>> = None;
@@ -98,12 +102,14 @@ pub fn decode(
         let packet = match format.next_packet() {
             Ok(p) => p,
             Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(describe(e)),
+            Err(e) => return Err(ReadError(format!("after {frames} frames: {}", describe(e)))),
         };
         if packet.track_id() != track_id {
             continue;
         }
-        let decoded = decoder.decode(&packet).map_err(describe)?;
+        let decoded = decoder
+            .decode(&packet)
+            .map_err(|e| ReadError(format!("decoding after {frames} frames: {}", describe(e))))?;
         let n = decoded.frames();
         if n == 0 {
             continue;
@@ -122,7 +128,7 @@ pub fn decode(
         for (c, plane) in planes.iter_mut().enumerate().take(channels) {
             *plane = &all[c * n..(c + 1) * n];
         }
-        block(&planes[..channels]);
+        sink.block(&planes[..channels]);
         frames += n as u64;
     }
     Ok(AudioInfo { sample_rate, channels, frames })
