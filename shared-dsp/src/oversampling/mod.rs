@@ -276,16 +276,35 @@ impl Oversampler {
         );
         self.factor = factor;
         self.n_stages = factor.trailing_zeros() as usize;
+        let (lat, comp) = self.latency_and_comp(factor);
+        self.comp_len = comp;
+        self.latency = lat;
+        self.reset();
+    }
+
+    /// Round-trip latency (base-rate samples) and compensation delay (top-rate samples) for
+    /// `factor`.
+    fn latency_and_comp(&self, factor: usize) -> (usize, usize) {
+        let n = factor.trailing_zeros() as usize;
         // Round trip through stage s is (2K_s - 1) samples of its input rate, which is
         // factor / 2^s samples of the top rate.
-        let top: usize = self.stages[..self.n_stages]
+        let top: usize = self.stages[..n]
             .iter()
             .enumerate()
             .map(|(s, st)| (2 * st.k - 1) * (factor >> s))
             .sum();
-        self.comp_len = (factor - top % factor) % factor;
-        self.latency = (top + self.comp_len) / factor;
-        self.reset();
+        let comp = (factor - top % factor) % factor;
+        ((top + comp) / factor, comp)
+    }
+
+    /// The round-trip latency [`latency`](Self::latency) would report after `set_factor(factor)`,
+    /// without changing anything (for hosts that ask before the change is applied).
+    ///
+    /// # Panics
+    /// If `factor` is not allowed.
+    pub fn latency_for(&self, factor: usize) -> usize {
+        assert!(FACTORS.contains(&factor) && factor <= self.max_factor);
+        self.latency_and_comp(factor).0
     }
 
     /// The current factor.
