@@ -194,6 +194,8 @@ pub struct Limiter {
     env: Vec<Envelope>,
     /// Scratch: loudest channel's detector per base-rate sample.
     det_max: Vec<f32>,
+    /// Scratch: per-oversampled-sample peak estimates (`max_block * max_factor`).
+    est: Vec<f32>,
     /// Largest look-ahead in base-rate samples (allocation size).
     max_lookahead: usize,
     /// Largest channel count.
@@ -265,6 +267,7 @@ impl Limiter {
                 .map(|_| Envelope::new(max_lookahead))
                 .collect(),
             det_max: vec![0.0; max_block],
+            est: vec![0.0; max_block * max_factor],
             max_lookahead,
             max_channels,
             max_block,
@@ -490,7 +493,7 @@ impl Limiter {
             self.os.upsample_into(ch, buf, &mut ob[2..2 + nf]);
             self.prev[ch] = [ob[nf], ob[nf + 1]];
             let det = &mut self.det[ch][..n];
-            detect(&ob[..nf + 2], det, f, co.curvature);
+            detect(&ob[..nf + 2], &mut self.est, det, f, co.curvature);
         }
 
         // 3-4. Link and run the envelopes.
@@ -549,14 +552,13 @@ impl Limiter {
             }
             self.delay_pos[ch] = pos;
             let gains = &self.gains[stream][..n];
-            let mut g0 = self.env[stream].g_prev;
-            let inv_f = 1.0 / f as f32;
-            for (grp, &g1) in os.chunks_exact_mut(f).zip(gains) {
-                let dg = (g1 - g0) * inv_f;
-                for (i, s) in grp.iter_mut().enumerate() {
-                    *s *= g0 + dg * (i + 1) as f32;
-                }
-                g0 = g1;
+            let g0 = self.env[stream].g_prev;
+            match f {
+                1 => apply_gain::<1>(os, gains, g0),
+                2 => apply_gain::<2>(os, gains, g0),
+                4 => apply_gain::<4>(os, gains, g0),
+                8 => apply_gain::<8>(os, gains, g0),
+                _ => apply_gain::<16>(os, gains, g0),
             }
             self.os.downsample_from(ch, os, buf);
             let c = co.ceiling;
@@ -572,21 +574,52 @@ impl Limiter {
 
 /// True-peak (or sample-peak when `curvature == 0`) estimate, maximum per base-rate sample.
 ///
-/// `ob` holds two samples of history then `det.len() * f` oversampled samples. Group `k` covers
-/// oversampled samples `k f - 1 .. k f + f - 2` (one sample behind, because the curvature needs
-/// the next sample); the envelope accounts for that offset.
-fn detect(ob: &[f32], det: &mut [f32], f: usize, curvature: f32) {
-    for (k, d) in det.iter_mut().enumerate() {
-        let base = k * f + 1;
-        let mut m = 0.0f32;
-        for j in base..base + f {
-            let x = ob[j];
-            let d2 = ob[j - 1] - 2.0 * x + ob[j + 1];
-            // -sign(x) * d2: positive when the samples bend back towards zero (a peak nearby).
-            let bend = (-d2 * 1f32.copysign(x)).max(0.0);
-            m = m.max(x.abs() + curvature * bend);
+/// `ob` holds two samples of history then `det.len() * f` oversampled samples; `est` is scratch
+/// of at least that length. Group `k` covers oversampled samples `k f - 1 .. k f + f - 2` (one
+/// sample behind, because the curvature needs the next sample); the envelope accounts for that
+/// offset.
+fn detect(ob: &[f32], est: &mut [f32], det: &mut [f32], f: usize, curvature: f32) {
+    let nf = det.len() * f;
+    let est = &mut est[..nf];
+    let (prev, cur, next) = (&ob[..nf], &ob[1..nf + 1], &ob[2..nf + 2]);
+    for (((e, &a), &x), &b) in est.iter_mut().zip(prev).zip(cur).zip(next) {
+        let d2 = a - 2.0 * x + b;
+        // -sign(x) * d2: positive when the samples bend back towards zero (a peak nearby).
+        let bend = (-d2 * 1f32.copysign(x)).max(0.0);
+        *e = x.abs() + curvature * bend;
+    }
+    match f {
+        1 => det.copy_from_slice(est),
+        2 => group_max::<2>(est, det),
+        4 => group_max::<4>(est, det),
+        8 => group_max::<8>(est, det),
+        _ => group_max::<16>(est, det),
+    }
+}
+
+/// Maximum of each run of `F` estimates.
+#[inline(always)]
+fn group_max<const F: usize>(est: &[f32], det: &mut [f32]) {
+    for (d, c) in det.iter_mut().zip(est.chunks_exact(F)) {
+        let mut m = c[0];
+        for &v in &c[1..] {
+            m = m.max(v);
         }
         *d = m;
+    }
+}
+
+/// Multiplies each run of `F` oversampled samples by a gain ramp from the previous base-rate
+/// gain to the current one (linear interpolation, ending exactly on the current gain).
+#[inline(always)]
+fn apply_gain<const F: usize>(os: &mut [f32], gains: &[f32], mut g0: f32) {
+    let inv_f = 1.0 / F as f32;
+    for (grp, &g1) in os.chunks_exact_mut(F).zip(gains) {
+        let dg = (g1 - g0) * inv_f;
+        for (i, s) in grp.iter_mut().enumerate() {
+            *s *= g0 + dg * (i + 1) as f32;
+        }
+        g0 = g1;
     }
 }
 
@@ -601,21 +634,30 @@ fn envelope(e: &mut Envelope, co: &Coeffs, det: &[f32], gains: &mut [f32]) -> f3
     let mut gmin = 1.0f32;
     for (&p, g) in det.iter().zip(gains.iter_mut()) {
         let p = p.max(c);
-        // Sliding maximum over the last `window` samples (monotonic deque).
+        // Sliding maximum over the last `window` samples (monotonic deque in a ring).
         while e.dq_len > 0 {
-            let back = (e.dq_head + e.dq_len - 1) % cap;
+            let mut back = e.dq_head + e.dq_len - 1;
+            if back >= cap {
+                back -= cap;
+            }
             if e.dq_val[back] <= p {
                 e.dq_len -= 1;
             } else {
                 break;
             }
         }
-        let slot = (e.dq_head + e.dq_len) % cap;
+        let mut slot = e.dq_head + e.dq_len;
+        if slot >= cap {
+            slot -= cap;
+        }
         e.dq_val[slot] = p;
         e.dq_idx[slot] = e.t;
         e.dq_len += 1;
         if e.dq_idx[e.dq_head] + w <= e.t {
-            e.dq_head = (e.dq_head + 1) % cap;
+            e.dq_head += 1;
+            if e.dq_head == cap {
+                e.dq_head = 0;
+            }
             e.dq_len -= 1;
         }
         let h = e.dq_val[e.dq_head];

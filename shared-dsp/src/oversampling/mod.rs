@@ -56,22 +56,88 @@ const INNER_ATTEN_DB: f64 = 150.0;
 /// Passband edge of the first stage relative to the base rate: 20 kHz at 44.1 kHz.
 const PASSBAND_EDGE: f64 = 20_000.0 / 44_100.0;
 
-/// Dense-branch taps are padded with leading zeros to a multiple of this (SIMD-friendly dot product).
+/// Dense-branch taps are padded with leading zeros to a multiple of this.
 const LANES: usize = 8;
 
-/// Dot product written with 8 independent accumulators so the compiler vectorises it.
+/// Computes `N` consecutive FIR outputs at once: `out[j] = sum_t taps[t] * buf[j + t]`.
 ///
-/// Both slices have the same length, a multiple of [`LANES`].
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    let mut acc = [0.0f32; LANES];
-    for (ca, cb) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
-        for i in 0..LANES {
-            acc[i] += ca[i] * cb[i];
+/// NOTE: one dot product per output serialises on its accumulator (a 4-cycle add/FMA latency
+/// per tap chunk). Broadcasting each tap over `N` = 32 neighbouring outputs gives the CPU 4-8
+/// independent vector accumulators instead, which is what makes the FIR throughput-bound.
+#[inline(always)]
+fn fir_chunk<const N: usize, const FMA: bool>(taps: &[f32], buf: &[f32], out: &mut [f32]) {
+    let mut acc = [0.0f32; N];
+    for (t, &c) in taps.iter().enumerate() {
+        let s = &buf[t..t + N];
+        for j in 0..N {
+            if FMA {
+                acc[j] = c.mul_add(s[j], acc[j]);
+            } else {
+                acc[j] += c * s[j];
+            }
         }
     }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+    out[..N].copy_from_slice(&acc);
+}
+
+/// FIR over a block: `out[i] = sum_t taps[t] * buf[i + t]` for every `i < out.len()`;
+/// `buf` holds `taps.len() - 1` samples of history before the block.
+#[inline(always)]
+fn fir_generic<const FMA: bool>(taps: &[f32], buf: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    let t = taps.len();
+    let mut i = 0;
+    while i + 32 <= n {
+        fir_chunk::<32, FMA>(taps, &buf[i..i + t + 31], &mut out[i..]);
+        i += 32;
+    }
+    while i + 8 <= n {
+        fir_chunk::<8, FMA>(taps, &buf[i..i + t + 7], &mut out[i..]);
+        i += 8;
+    }
+    // Same per-output summation order as the wide chunks, so the result does not depend on
+    // how a block is split (block-size invariance is exact).
+    while i < n {
+        fir_chunk::<1, FMA>(taps, &buf[i..i + t], &mut out[i..]);
+        i += 1;
+    }
+}
+
+/// Portable FIR kernel (SSE2 on x86-64).
+fn fir_portable(taps: &[f32], buf: &[f32], out: &mut [f32]) {
+    fir_generic::<false>(taps, buf, out);
+}
+
+/// AVX2 + FMA FIR kernel, selected at run time.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fir_avx2_fma(taps: &[f32], buf: &[f32], out: &mut [f32]) {
+    fir_generic::<true>(taps, buf, out);
+}
+
+/// Safe entry point for [`fir_avx2_fma`]; only ever selected after the feature check.
+#[cfg(target_arch = "x86_64")]
+fn fir_avx2(taps: &[f32], buf: &[f32], out: &mut [f32]) {
+    // SAFETY: `select_fir` returns this function only when AVX2 and FMA were detected.
+    unsafe { fir_avx2_fma(taps, buf, out) }
+}
+
+/// Signature of a block FIR kernel.
+type FirFn = fn(&[f32], &[f32], &mut [f32]);
+
+/// Picks the fastest FIR kernel this CPU supports.
+fn select_fir() -> FirFn {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return fir_avx2;
+        }
+    }
+    fir_portable
 }
 
 /// Modified Bessel function of the first kind, order 0 (power series), for the Kaiser window.
@@ -131,7 +197,7 @@ pub fn design_halfband(atten_db: f64, transition: f64) -> Vec<f64> {
 #[derive(Debug, Clone)]
 struct Stage {
     /// Dense-branch taps reversed (oldest first) and zero-padded at the front to `taps.len()`,
-    /// a multiple of [`LANES`]: `out = dot(taps, window)` with the newest sample last.
+    /// a multiple of [`LANES`]: `out = sum(taps[t] * window[t])` with the newest sample last.
     taps: Vec<f32>,
     /// `K`: the pure-delay branch delays by `K - 1` input samples (upsampling) / `K` samples of
     /// the odd phase (downsampling); the stage's group delay is `2K - 1` output-rate samples.
@@ -185,10 +251,8 @@ pub struct Oversampler {
     os_buf: Vec<Vec<f32>>,
     /// Two ping-pong scratch buffers for the intermediate rates.
     scratch: [Vec<f32>; 2],
-    /// Per-channel compensation delay line at the top rate (makes the latency whole).
+    /// Per-channel compensation delay carry-over at the top rate (makes the latency whole).
     comp: Vec<Vec<f32>>,
-    /// Write position in each compensation delay line.
-    comp_pos: Vec<usize>,
     /// Compensation delay in top-rate samples for the current factor (`< factor`).
     comp_len: usize,
     /// Current factor (1, 2, 4, 8 or 16).
@@ -201,6 +265,8 @@ pub struct Oversampler {
     max_block: usize,
     /// Round-trip latency in base-rate samples for the current factor.
     latency: usize,
+    /// Block FIR kernel chosen for this CPU at construction.
+    fir: FirFn,
 }
 
 impl Oversampler {
@@ -252,13 +318,13 @@ impl Oversampler {
             os_buf: vec![vec![0.0; top]; max_channels],
             scratch: [vec![0.0; top], vec![0.0; top]],
             comp: vec![vec![0.0; max_factor.max(1)]; max_channels],
-            comp_pos: vec![0; max_channels],
             comp_len: 0,
             factor: 1,
             n_stages: 0,
             max_factor,
             max_block,
             latency: 0,
+            fir: select_fir(),
         };
         os.set_factor(max_factor);
         os
@@ -342,7 +408,6 @@ impl Oversampler {
         for c in self.comp.iter_mut() {
             c.fill(0.0);
         }
-        self.comp_pos.fill(0);
     }
 
     /// Upsamples one block of channel `ch` into the oversampler's own buffer and returns it
@@ -415,27 +480,29 @@ impl Oversampler {
             let taps = &stage.taps[..];
             let t = taps.len();
             let pure = t - stage.k; // index in the window of x[i - (K - 1)]
-            for (i, pair) in dst[..2 * len].chunks_exact_mut(2).enumerate() {
-                let w = &st.up[i..i + t];
-                pair[0] = dot(taps, w);
-                pair[1] = w[pure];
+            // Dense branch into the upper half, then interleave forwards in place: pair `i`
+            // writes indices 2i and 2i+1 <= len + i, so it never overwrites an unread value.
+            let dst = &mut dst[..2 * len];
+            (self.fir)(taps, &st.up[..t - 1 + len], &mut dst[len..]);
+            for i in 0..len {
+                let dense = dst[len + i];
+                dst[2 * i] = dense;
+                dst[2 * i + 1] = st.up[i + pure];
             }
             st.up.copy_within(len..len + hist, 0);
             len *= 2;
         }
-        // Compensation delay at the top rate (swap through a ring of `comp_len` samples).
+        // Compensation delay at the top rate: `cl < factor <= out.len()` samples, so shift the
+        // block by `cl` and carry its last `cl` samples over to the next block.
         let cl = self.comp_len;
-        if cl > 0 {
-            let ring = &mut self.comp[ch][..cl];
-            let mut pos = self.comp_pos[ch];
-            for x in out.iter_mut() {
-                std::mem::swap(x, &mut ring[pos]);
-                pos += 1;
-                if pos == cl {
-                    pos = 0;
-                }
-            }
-            self.comp_pos[ch] = pos;
+        let len = out.len();
+        if cl > 0 && len > 0 {
+            let mut tail = [0.0f32; 16];
+            tail[..cl].copy_from_slice(&out[len - cl..]);
+            out.copy_within(0..len - cl, cl);
+            let carry = &mut self.comp[ch][..cl];
+            out[..cl].copy_from_slice(carry);
+            carry.copy_from_slice(&tail[..cl]);
         }
     }
 
@@ -486,8 +553,10 @@ impl Oversampler {
             };
             let taps = &stage.taps[..];
             let t = taps.len();
-            for (i, y) in dst[..half].iter_mut().enumerate() {
-                *y = 0.5 * (dot(taps, &st.down_even[i..i + t]) + st.down_odd[i]);
+            let dst = &mut dst[..half];
+            (self.fir)(taps, &st.down_even[..t - 1 + half], dst);
+            for (y, &o) in dst.iter_mut().zip(&st.down_odd[..half]) {
+                *y = 0.5 * (*y + o);
             }
             st.down_even.copy_within(half..half + hist, 0);
             st.down_odd.copy_within(half..half + k, 0);
