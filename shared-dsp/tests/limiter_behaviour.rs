@@ -183,3 +183,43 @@ fn process_and_setters_do_not_allocate() {
         "allocations in the audio path"
     );
 }
+
+/// Lowering the ceiling by 6 dB mid-stream glides (no gain step larger than the 20 ms smoother
+/// allows: 6 dB over tau = 20 ms gives at most ~5e-4 gain change per sample at 48 kHz) and the
+/// new ceiling holds once the glide has settled.
+#[test]
+fn ceiling_change_glides_without_a_gain_step_and_then_holds() {
+    let fs = 48_000.0;
+    let x = sine(997.0, 2.0, 0.0, fs, 48_000);
+    let mut l = lim(fs as f32, Character::Transparent);
+    l.set_ceiling_db(-1.0);
+    let lat = l.latency();
+    let mut y = x.clone();
+    for (i, c) in y.chunks_mut(64).enumerate() {
+        if i == 375 {
+            l.set_ceiling_db(-7.0);
+        }
+        l.process(&mut [c]);
+    }
+    let mut prev_g: Option<f32> = None;
+    let mut max_step = 0.0f32;
+    for n in lat + 4800..x.len() {
+        let xin = x[n - lat];
+        if xin.abs() > 0.5 {
+            let g = y[n] / xin;
+            if let Some(p) = prev_g {
+                max_step = max_step.max((g - p).abs());
+            }
+            prev_g = Some(g);
+        } else {
+            prev_g = None;
+        }
+    }
+    assert!(max_step < 1e-3, "gain step {max_step}");
+    let settled = y[36_000..].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let c = 10f32.powf(-7.0 / 20.0);
+    assert!(
+        settled <= c && settled > 0.99 * c,
+        "settled peak {settled} vs {c}"
+    );
+}

@@ -37,7 +37,11 @@
 //! ```
 
 use crate::oversampling::Oversampler;
+use crate::smoothing::OnePole;
 use crate::util::{db_to_gain, gain_to_db, sanitize};
+
+/// Time constant of the ceiling smoother (ms): a ceiling change glides instead of clicking.
+const CEILING_SMOOTH_MS: f32 = 20.0;
 
 /// Highest sample rate the limiter is allocated for (Hz).
 pub const MAX_SAMPLE_RATE: f32 = 192_000.0;
@@ -232,6 +236,10 @@ pub struct Limiter {
     non_finite: u64,
     /// Output samples the final safety clip had to touch since creation.
     clipped: u64,
+    /// Smooths the linear ceiling per base-rate sample.
+    ceiling_smooth: OnePole,
+    /// Scratch: smoothed ceiling per base-rate sample of the block.
+    ceil_buf: Vec<f32>,
 }
 
 impl Limiter {
@@ -288,6 +296,8 @@ impl Limiter {
             gr_db: 0.0,
             non_finite: 0,
             clipped: 0,
+            ceiling_smooth: OnePole::new(1.0, CEILING_SMOOTH_MS),
+            ceil_buf: vec![1.0; max_block],
         };
         lim.update();
         lim
@@ -308,7 +318,8 @@ impl Limiter {
         self.update();
     }
 
-    /// Ceiling in dBFS (sample peak or true peak depending on the mode). Applied at the next block.
+    /// Ceiling in dBFS (sample peak or true peak depending on the mode). Glides to the new value
+    /// with a 20 ms time constant from the next block.
     pub fn set_ceiling_db(&mut self, db: f32) {
         self.ceiling_db = db.min(24.0);
         self.dirty = true;
@@ -414,6 +425,7 @@ impl Limiter {
         self.delay_pos.fill(0);
         self.prev.fill([0.0; 2]);
         let co = self.co;
+        self.ceiling_smooth.reset(co.ceiling);
         for e in self.env.iter_mut() {
             e.reset(co.ceiling, co.m1, co.m2);
         }
@@ -463,6 +475,8 @@ impl Limiter {
             factor: f,
             curvature,
         };
+        self.ceiling_smooth.set_sample_rate(fs);
+        self.ceiling_smooth.set_target(self.co.ceiling);
         if self.structural {
             if self.os.factor() != f {
                 self.os.set_factor(f);
@@ -510,6 +524,22 @@ impl Limiter {
             detect(&ob[..nf + 2], &mut self.est, det, f, co.curvature);
         }
 
+        // Smoothed ceiling for this block (the envelope floors and divides by it per sample).
+        let mut c_max = 0.0f32;
+        let target = co.ceiling;
+        for c in self.ceil_buf[..n].iter_mut() {
+            let mut v = self.ceiling_smooth.next();
+            // NOTE: an f32 one-pole stalls once `(target - value) * coeff` is below half an ulp
+            // (about 3e-5 relative at 20 ms / 48 kHz, 1.3e-4 at 192 kHz), so snap the last
+            // 3e-4 (0.003 dB) onto the target.
+            if (v - target).abs() <= 3e-4 * target {
+                v = target;
+                self.ceiling_smooth.reset(target);
+            }
+            *c = v;
+            c_max = c_max.max(v);
+        }
+
         // 3-4. Link and run the envelopes.
         let linked = self.link >= 0.999;
         let mut gr_min = 1.0f32;
@@ -521,7 +551,13 @@ impl Limiter {
                     *m = m.max(v);
                 }
             }
-            gr_min = gr_min.min(envelope(&mut self.env[0], &co, dm, &mut self.gains[0][..n]));
+            gr_min = gr_min.min(envelope(
+                &mut self.env[0],
+                &co,
+                dm,
+                &self.ceil_buf[..n],
+                &mut self.gains[0][..n],
+            ));
         } else {
             let dm = &mut self.det_max[..n];
             dm.fill(0.0);
@@ -540,6 +576,7 @@ impl Limiter {
                     &mut self.env[ch],
                     &co,
                     det,
+                    &self.ceil_buf[..n],
                     &mut self.gains[ch][..n],
                 ));
             }
@@ -575,7 +612,9 @@ impl Limiter {
                 _ => apply_gain::<16>(os, gains, g0),
             }
             self.os.downsample_from(ch, os, buf);
-            let c = co.ceiling;
+            // The gains hold each sample to the ceiling in force when it was computed; the
+            // last-resort clip uses the block's largest so a gliding ceiling is not clipped early.
+            let c = c_max;
             let mut clipped = 0u64;
             for s in buf.iter_mut() {
                 clipped += (s.abs() > c) as u64;
@@ -642,14 +681,13 @@ fn apply_gain<const F: usize>(os: &mut [f32], gains: &[f32], mut g0: f32) {
 
 /// Runs one stream's envelope over a block of detector maxima; writes gains, returns the
 /// smallest gain.
-fn envelope(e: &mut Envelope, co: &Coeffs, det: &[f32], gains: &mut [f32]) -> f32 {
-    let c = co.ceiling;
+fn envelope(e: &mut Envelope, co: &Coeffs, det: &[f32], ceil: &[f32], gains: &mut [f32]) -> f32 {
     let cap = e.dq_val.len();
     let w = co.window as u64;
     let inv1 = 1.0 / co.m1 as f64;
     let inv2 = 1.0 / co.m2 as f64;
     let mut gmin = 1.0f32;
-    for (&p, g) in det.iter().zip(gains.iter_mut()) {
+    for ((&p, &c), g) in det.iter().zip(ceil).zip(gains.iter_mut()) {
         let p = p.max(c);
         // Sliding maximum over the last `window` samples (monotonic deque in a ring).
         while e.dq_len > 0 {
