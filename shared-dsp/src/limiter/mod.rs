@@ -261,6 +261,9 @@ impl Limiter {
     /// look-ahead at 192 kHz. Defaults: 48 kHz, true peak, 4x (or `max_factor` if lower),
     /// ceiling -1 dB, look-ahead 2 ms, release 60 ms, Transparent, 100 % link.
     ///
+    /// True-peak mode needs `max_factor >= 2`; with `max_factor == 1` it can only hold sample
+    /// peaks.
+    ///
     /// # Panics
     /// If `max_factor` is not a supported factor or a size is zero.
     pub fn new(max_channels: usize, max_block: usize, max_factor: usize) -> Self {
