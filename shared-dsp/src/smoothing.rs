@@ -8,11 +8,13 @@
 #[derive(Debug, Clone)]
 pub struct OnePole {
     /// Current output value.
-    value: f32,
+    // NOTE: state in f64: in f32 a slow smoother stalls up to ~1e-4 (relative) short of its
+    // target, where the per-sample step falls below half an ulp.
+    value: f64,
     /// Target value.
-    target: f32,
+    target: f64,
     /// Per-sample coefficient in (0, 1]; 1 means no smoothing.
-    coeff: f32,
+    coeff: f64,
     /// Time constant in milliseconds.
     time_ms: f32,
 }
@@ -21,8 +23,8 @@ impl OnePole {
     /// A smoother at `initial` with the given time constant.
     pub fn new(initial: f32, time_ms: f32) -> Self {
         Self {
-            value: initial,
-            target: initial,
+            value: initial as f64,
+            target: initial as f64,
             coeff: 1.0,
             time_ms,
         }
@@ -33,19 +35,19 @@ impl OnePole {
         self.coeff = if self.time_ms <= 0.0 {
             1.0
         } else {
-            1.0 - (-1.0 / (self.time_ms * 0.001 * fs)).exp()
+            1.0 - (-1.0 / (self.time_ms as f64 * 0.001 * fs as f64)).exp()
         };
     }
 
     /// Sets the value to approach.
     pub fn set_target(&mut self, target: f32) {
-        self.target = target;
+        self.target = target as f64;
     }
 
     /// Jumps to `value` immediately.
     pub fn reset(&mut self, value: f32) {
-        self.value = value;
-        self.target = value;
+        self.value = value as f64;
+        self.target = value as f64;
     }
 
     /// Advances one sample and returns the new value.
@@ -54,12 +56,12 @@ impl OnePole {
     #[inline]
     pub fn next(&mut self) -> f32 {
         self.value += (self.target - self.value) * self.coeff;
-        self.value
+        self.value as f32
     }
 
     /// The current value without advancing.
     pub fn value(&self) -> f32 {
-        self.value
+        self.value as f32
     }
 }
 
@@ -77,6 +79,19 @@ mod tests {
             v = s.next();
         }
         assert!((v - (1.0 - (-1.0f32).exp())).abs() < 2e-3, "{v}");
+    }
+
+    #[test]
+    fn slow_smoother_reaches_its_target_exactly_in_f32() {
+        // 20 ms at 192 kHz: in f32 state this stalled ~1e-4 short of the target.
+        let mut s = OnePole::new(1.0, 20.0);
+        s.set_sample_rate(192_000.0);
+        s.set_target(0.5);
+        let mut v = 1.0;
+        for _ in 0..192_000 {
+            v = s.next();
+        }
+        assert_eq!(v, 0.5);
     }
 }
 

@@ -215,18 +215,33 @@ fn test(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Builds the bundles the tests load into target/test-bundles.
+/// Builds the bundles the tests load into target/test-bundles. nice-plug's bundler always writes
+/// to target/bundled, so release bundles already there are set aside and put back afterwards.
 fn build_test_bundles() -> Result<()> {
-    bundle_plugins(&[
+    let bundled = Path::new("target/bundled");
+    let parked = Path::new("target/bundled.release");
+    remove_any(parked)?;
+    if bundled.exists() {
+        std::fs::rename(bundled, parked).context("cannot set the release bundles aside")?;
+    }
+    let built = bundle_plugins(&[
         "--profile",
         "test-bundle",
         "--features",
         "assert_process_allocs",
-    ])?;
+    ]);
     let dest = Path::new(TEST_BUNDLE_DIR);
     remove_any(dest)?;
-    std::fs::rename("target/bundled", dest).context("cannot move the test bundles")?;
-    Ok(())
+    let moved = if built.is_ok() {
+        std::fs::rename(bundled, dest).context("cannot move the test bundles")
+    } else {
+        Ok(())
+    };
+    remove_any(bundled)?;
+    if parked.exists() {
+        std::fs::rename(parked, bundled).context("cannot restore the release bundles")?;
+    }
+    built.and(moved)
 }
 
 /// Makes (once) a Python venv under target/ with pedalboard and pytest; returns its python.
