@@ -4,6 +4,7 @@
 
 use nice_plug::context::gui::GuiContext;
 use nice_plug::prelude::*;
+use nice_plug_egui::resizable_window::ResizableWindow;
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{
     EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier,
@@ -23,7 +24,11 @@ use crate::{
 };
 
 /// Editor size in logical pixels.
-pub const SIZE: (u32, u32) = (780, 520);
+pub const SIZE: (u32, u32) = (800, 680);
+/// Fall rate of the displayed gain reduction, dB per second.
+const GR_FALL_DB_PER_S: f32 = 40.0;
+/// Smallest editor size in logical pixels.
+pub const MIN_SIZE: (u32, u32) = (640, 440);
 /// Frames of gain-reduction history (about 5 s at 60 fps).
 const HISTORY_FRAMES: usize = 300;
 /// Bottom of the transfer-curve plot and the level meters, dB.
@@ -45,6 +50,9 @@ pub struct BusCompressorEditor {
     output: Ballistics,
     /// Gain-reduction hold (dB) and its remaining time (s).
     gr_hold: (f32, f32),
+    /// Displayed gain reduction (dB): rises at once, falls at [`GR_FALL_DB_PER_S`], so frames
+    /// without a new audio block do not flicker.
+    gr_display: f32,
     /// Gain-reduction history, one value per frame.
     history: GrHistory,
     /// Time of the previous frame.
@@ -65,6 +73,7 @@ pub fn create(
         input: Ballistics::default(),
         output: Ballistics::default(),
         gr_hold: (0.0, 0.0),
+        gr_display: 0.0,
         history: GrHistory::new(HISTORY_FRAMES),
         last_frame: None,
         gui: None,
@@ -95,7 +104,7 @@ fn set<P: Param>(setter: &ParamSetter, param: &P, plain: P::Plain) {
 /// One labelled slider row in a grid.
 fn row<P: Param>(ui: &mut egui::Ui, setter: &ParamSetter, param: &P) {
     ui.label(param.name());
-    ui.add(ParamSlider::for_param(param, setter).with_width(120.0));
+    ui.add(ParamSlider::for_param(param, setter).with_width(110.0));
     ui.end_row();
 }
 
@@ -129,8 +138,10 @@ impl NiceEguiApp for BusCompressorEditor {
 
         let (in_db, in_hold) = self.input.update(self.meters.input.take(), dt);
         let (out_db, out_hold) = self.output.update(self.meters.output.take(), dt);
-        let gr = self.meters.gain_reduction_db.take();
-        self.history.push(gr);
+        let gr_block = self.meters.gain_reduction_db.take();
+        self.history.push(gr_block);
+        self.gr_display = gr_block.max(self.gr_display - GR_FALL_DB_PER_S * dt);
+        let gr = self.gr_display;
         if gr >= self.gr_hold.0 || self.gr_hold.1 <= 0.0 {
             self.gr_hold = (gr, Ballistics::HOLD_S);
         } else {
@@ -152,129 +163,123 @@ impl NiceEguiApp for BusCompressorEditor {
                 0.0
             };
 
-        egui::Panel::left("meters").resizable(false).show(ui, |ui| {
-            ui.horizontal(|ui| {
-                let h = (ui.available_height() - 30.0).max(60.0);
-                ui.vertical(|ui| {
-                    ui.label("In");
-                    vertical_meter(
-                        ui,
-                        egui::vec2(16.0, h),
-                        in_db,
-                        in_hold,
-                        PLOT_MIN_DB,
-                        PLOT_MAX_DB,
-                    );
-                    ui.label(level_label(in_hold));
+        let gr_hold = self.gr_hold.0;
+        let history = &self.history;
+        ResizableWindow::new("bus-compressor")
+            .min_size(egui::vec2(MIN_SIZE.0 as f32, MIN_SIZE.1 as f32))
+            .show(ui, |ui| {
+                egui::Panel::left("meters").resizable(false).show(ui, |ui| {
+                    let h = (ui.available_height() - 48.0).max(60.0);
+                    ui.horizontal(|ui| {
+                        ui.vertical(|ui| {
+                            ui.label("In");
+                            vertical_meter(
+                                ui,
+                                egui::vec2(16.0, h),
+                                in_db,
+                                in_hold,
+                                PLOT_MIN_DB,
+                                PLOT_MAX_DB,
+                            );
+                            ui.label(level_label(in_hold));
+                        });
+                        ui.vertical(|ui| {
+                            ui.label("GR");
+                            gain_reduction_meter(ui, egui::vec2(16.0, h), gr, gr_hold, GR_SCALE_DB);
+                            ui.label(format!("{:.1}", gr_hold));
+                        });
+                        ui.vertical(|ui| {
+                            ui.label("Out");
+                            vertical_meter(
+                                ui,
+                                egui::vec2(16.0, h),
+                                out_db,
+                                out_hold,
+                                PLOT_MIN_DB,
+                                PLOT_MAX_DB,
+                            );
+                            ui.label(level_label(out_hold));
+                        });
+                    });
                 });
-                ui.vertical(|ui| {
-                    ui.label("GR");
-                    gain_reduction_meter(ui, egui::vec2(16.0, h), gr, self.gr_hold.0, GR_SCALE_DB);
-                    ui.label(format!("{:.1}", self.gr_hold.0));
-                });
-                ui.vertical(|ui| {
-                    ui.label("Out");
-                    vertical_meter(
-                        ui,
-                        egui::vec2(16.0, h),
-                        out_db,
-                        out_hold,
-                        PLOT_MIN_DB,
-                        PLOT_MAX_DB,
-                    );
-                    ui.label(level_label(out_hold));
-                });
-            });
-        });
 
-        egui::CentralPanel::default().show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.heading("Postmix Bus Compressor");
-                ui.add_space(12.0);
-                ui.label(format!("GR {:.1} dB", self.gr_hold.0));
-            });
-            ui.separator();
-            let plot = 200.0;
-            ui.horizontal(|ui| {
-                let point = (in_db > PLOT_MIN_DB).then_some((in_db, in_db - gr + makeup));
-                transfer_curve(
-                    ui,
-                    egui::vec2(plot, plot),
-                    PLOT_MIN_DB,
-                    PLOT_MAX_DB,
-                    Some(compression.threshold_db),
-                    point,
-                    |x| gc.curve(x) + makeup,
-                );
-                let w = ui.available_width().max(100.0);
-                self.history.draw(ui, egui::vec2(w, plot), GR_SCALE_DB);
-            });
-            ui.add_space(6.0);
-            ui.horizontal(|ui| {
-                ui.label("Ratio");
-                for r in CLASSIC_RATIOS {
-                    let text = if r.is_infinite() {
-                        "inf".to_owned()
-                    } else {
-                        format!("{r}")
-                    };
-                    let on = p.ratio_step.value() == step_from_ratio(r);
-                    if ui.selectable_label(on, text).clicked() {
-                        set(&setter, &p.ratio_step, step_from_ratio(r));
-                    }
-                }
-                ui.add_space(12.0);
-                ui.label("Attack");
-                for a in CLASSIC_ATTACKS_MS {
-                    let on = (p.attack_ms.value() - a).abs() < 1e-4 * a.max(1.0);
-                    if ui.selectable_label(on, format!("{a}")).clicked() {
-                        set(&setter, &p.attack_ms, a);
-                    }
-                }
-            });
-            ui.add_space(4.0);
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                ui.horizontal_top(|ui| {
-                    egui::Grid::new("dynamics").num_columns(2).show(ui, |ui| {
-                        row(ui, &setter, &p.threshold_db);
-                        row(ui, &setter, &p.ratio_step);
-                        row(ui, &setter, &p.attack_ms);
-                        row(ui, &setter, &p.release_ms);
-                        row(ui, &setter, &p.auto_release);
-                        row(ui, &setter, &p.knee_db);
-                        row(ui, &setter, &p.range_db);
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.heading("Postmix Bus Compressor");
+                        ui.add_space(12.0);
+                        ui.label(format!("GR {:.1} dB", gr_hold));
                     });
-                    ui.add_space(8.0);
-                    egui::Grid::new("sidechain").num_columns(2).show(ui, |ui| {
-                        row(ui, &setter, &p.detector);
-                        row(ui, &setter, &p.stereo_link);
-                        row(ui, &setter, &p.mid_side);
-                        row(ui, &setter, &p.sc_hpf_hz);
-                        row(ui, &setter, &p.external_sidechain);
-                        row(ui, &setter, &p.sc_listen);
-                        row(ui, &setter, &p.lookahead_ms);
+                    ui.separator();
+                    // The plots grow with the window (resizable by its corner).
+                    let plot = (ui.available_height() - 440.0).clamp(150.0, 480.0);
+                    ui.horizontal(|ui| {
+                        let point = (in_db > PLOT_MIN_DB).then_some((in_db, in_db - gr + makeup));
+                        transfer_curve(
+                            ui,
+                            egui::vec2(plot, plot),
+                            PLOT_MIN_DB,
+                            PLOT_MAX_DB,
+                            Some(compression.threshold_db),
+                            point,
+                            |x| gc.curve(x) + makeup,
+                        );
+                        let w = ui.available_width().max(100.0);
+                        history.draw(ui, egui::vec2(w, plot), GR_SCALE_DB);
+                    });
+                    ui.add_space(6.0);
+                    ui.horizontal(|ui| {
+                        ui.label("Ratio");
+                        for r in CLASSIC_RATIOS {
+                            let text = if r.is_infinite() {
+                                "inf".to_owned()
+                            } else {
+                                format!("{r}")
+                            };
+                            let on = p.ratio_step.value() == step_from_ratio(r);
+                            if ui.selectable_label(on, text).clicked() {
+                                set(&setter, &p.ratio_step, step_from_ratio(r));
+                            }
+                        }
+                        ui.add_space(12.0);
+                        ui.label("Attack");
+                        for a in CLASSIC_ATTACKS_MS {
+                            let on = (p.attack_ms.value() - a).abs() < 1e-4 * a.max(1.0);
+                            if ui.selectable_label(on, format!("{a}")).clicked() {
+                                set(&setter, &p.attack_ms, a);
+                            }
+                        }
+                    });
+                    ui.add_space(4.0);
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        ui.horizontal_top(|ui| {
+                            egui::Grid::new("dynamics").num_columns(2).show(ui, |ui| {
+                                row(ui, &setter, &p.threshold_db);
+                                row(ui, &setter, &p.ratio_step);
+                                row(ui, &setter, &p.attack_ms);
+                                row(ui, &setter, &p.release_ms);
+                                row(ui, &setter, &p.auto_release);
+                                row(ui, &setter, &p.knee_db);
+                                row(ui, &setter, &p.range_db);
+                                row(ui, &setter, &p.makeup_gain);
+                                row(ui, &setter, &p.auto_makeup);
+                            });
+                            ui.add_space(8.0);
+                            egui::Grid::new("sidechain").num_columns(2).show(ui, |ui| {
+                                row(ui, &setter, &p.detector);
+                                row(ui, &setter, &p.stereo_link);
+                                row(ui, &setter, &p.mid_side);
+                                row(ui, &setter, &p.sc_hpf_hz);
+                                row(ui, &setter, &p.external_sidechain);
+                                row(ui, &setter, &p.sc_listen);
+                                row(ui, &setter, &p.lookahead_ms);
+                                row(ui, &setter, &p.mix);
+                                row(ui, &setter, &p.output.output_gain);
+                                row(ui, &setter, &p.output.bypass);
+                            });
+                        });
                     });
                 });
-                ui.add_space(6.0);
-                egui::Grid::new("output").num_columns(4).show(ui, |ui| {
-                    ui.label(p.makeup_gain.name());
-                    ui.add(ParamSlider::for_param(&p.makeup_gain, &setter).with_width(120.0));
-                    ui.label(p.auto_makeup.name());
-                    ui.add(ParamSlider::for_param(&p.auto_makeup, &setter).with_width(120.0));
-                    ui.end_row();
-                    ui.label(p.mix.name());
-                    ui.add(ParamSlider::for_param(&p.mix, &setter).with_width(120.0));
-                    ui.label(p.output.output_gain.name());
-                    ui.add(
-                        ParamSlider::for_param(&p.output.output_gain, &setter).with_width(120.0),
-                    );
-                    ui.end_row();
-                    ui.label(p.output.bypass.name());
-                    ui.add(ParamSlider::for_param(&p.output.bypass, &setter).with_width(120.0));
-                    ui.end_row();
-                });
             });
-        });
         // Meters move while audio plays: keep repainting at display rate.
         ui.ctx().request_repaint();
     }

@@ -292,7 +292,7 @@ fn v2s_range() -> ValueToString {
         if range_db_from_param(v).is_infinite() {
             "Unlimited".to_owned()
         } else {
-            format!("{v:.1}")
+            format!("{v:.1} dB")
         }
     })
 }
@@ -368,7 +368,6 @@ impl Default for BusCompressorParams {
                 .with_string_to_value(formatters::s2v_f32_percentage()),
             range_db: FloatParam::new("Range", RANGE_MAX_DB, range_range())
                 .with_smoother(SmoothingStyle::Linear(SMOOTH_MS))
-                .with_unit(" dB")
                 .with_value_to_string(v2s_range())
                 .with_string_to_value(s2v_range()),
             sc_hpf_hz: FloatParam::new("Sidechain HPF", SC_HPF_OFF_HZ, sc_hpf_range())
