@@ -15,6 +15,7 @@ pub mod fir;
 pub mod limiter;
 pub mod loudness;
 pub mod oversampling;
+pub mod saturation;
 pub mod signal;
 pub mod smoothing;
 pub mod util;
