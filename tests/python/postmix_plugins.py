@@ -68,11 +68,12 @@ _UNCLAMPED_STATE = "state_out_of_range_clamped"
 # main input and a sidechain matches only when both have the same channel count: the declared
 # mono + stereo-sidechain layout is refused and VST3 hosts cannot run these plugins in mono.
 _MONO_WITH_SIDECHAIN = "vst3_mono_with_sidechain"
-# About 1 in 15 editor opens under Xvfb never paints (white window, black 128x128 corner, for
-# good): baseview 0.4.2's X11 window thread idles in its event loop; moving, resizing or
-# remapping the window does not recover it. Frame pacing there waits on X Present
-# CompleteNotify events with no fallback if one never arrives
-# (baseview src/platform/x11/present.rs, handle_present_notify).
+# About 1 in 15 editor opens under Xvfb never painted (white window, black 128x128 corner, for
+# good) while the test polled the window tree and captured during the editor's start-up:
+# baseview 0.4.2's X11 window thread idles in its event loop; moving, resizing or remapping the
+# window does not recover it. Its frame pacing waits on X Present CompleteNotify events with no
+# fallback if one never arrives (baseview src/platform/x11/present.rs, handle_present_notify).
+# Without the early polling: 0 in 70 opens, so test_gui now waits before its first capture.
 _NEVER_PAINTS = "editor_sometimes_never_paints"
 
 PLUGINS: tuple[PluginSpec, ...] = (
