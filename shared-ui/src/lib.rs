@@ -8,4 +8,5 @@ pub mod dynamics_view;
 pub mod editor;
 pub mod meter;
 pub mod output;
+pub mod state;
 pub mod theme;
