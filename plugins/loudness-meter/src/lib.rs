@@ -1,25 +1,40 @@
 //! Postmix Loudness Meter: An EBU R 128 / ITU-R BS.1770 loudness and true-peak meter.
 //!
-//! Glue only: parameters to DSP settings, the process loop and meters for the editor. The DSP
-//! lives in `shared-dsp`, the editor pieces in `shared-ui`.
+//! Glue only: the process loop feeds [`shared_dsp::loudness::LoudnessMeter`] and publishes its
+//! readings for the editor ([`readings`]); start/pause/reset and the transport link are the
+//! [`transport::RunControl`] state machine; the widgets live in `shared-ui`. Audio passes through
+//! untouched (bit-exact at 0 dB output gain); nothing is delayed, so there is no latency.
 
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, EguiEditorState};
-use shared_ui::editor::{PluginEditorApp, create_editor, default_state};
 use shared_ui::meter::MeterValue;
 use shared_ui::output::OutputStage;
 use std::sync::Arc;
 
+mod editor;
+pub mod metering;
 mod params;
-pub use params::LoudnessMeterParams;
+pub mod readings;
+pub mod transport;
+
+use metering::{Metering, layout_for_channels};
+pub use params::*;
+use readings::Readings;
+
+/// Sample rate the meter is built for before the host tells the real one.
+const DEFAULT_SAMPLE_RATE: f64 = 48_000.0;
 
 /// The plugin instance.
 pub struct LoudnessMeter {
     /// Parameters shared with the host and the editor.
     params: Arc<LoudnessMeterParams>,
+    /// Loudness engine, run state and history clock.
+    metering: Metering,
+    /// Readings, history and commands shared with the editor.
+    readings: Arc<Readings>,
     /// Output gain, bypass and input sanitising.
     output: OutputStage,
-    /// Output peak for the editor's meter.
+    /// Output peak (required by the output stage; not shown).
     output_meter: Arc<MeterValue>,
     /// Editor window size and open state.
     editor_state: Arc<EguiEditorState>,
@@ -29,9 +44,11 @@ impl Default for LoudnessMeter {
     fn default() -> Self {
         Self {
             params: Arc::new(LoudnessMeterParams::default()),
+            metering: Metering::new(DEFAULT_SAMPLE_RATE),
+            readings: Arc::new(Readings::default()),
             output: OutputStage::default(),
             output_meter: Arc::new(MeterValue::new()),
-            editor_state: default_state(),
+            editor_state: editor::default_state(),
         }
     }
 }
@@ -90,7 +107,7 @@ impl Plugin for LoudnessMeter {
         },
     ];
 
-    type Editor = EguiEditor<PluginEditorApp<LoudnessMeterParams>>;
+    type Editor = EguiEditor<editor::LoudnessMeterEditor>;
     type SysExMessage = ();
     type BackgroundTask = ();
 
@@ -99,32 +116,54 @@ impl Plugin for LoudnessMeter {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        create_editor(
-            Self::NAME,
+        editor::create(
             self.params.clone(),
-            self.output_meter.clone(),
+            self.readings.clone(),
             self.editor_state.clone(),
         )
     }
 
     fn activate(
         &mut self,
-        _audio_io_layout: &AudioIOLayout,
+        audio_io_layout: &AudioIOLayout,
         buffer_config: &BufferConfig,
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
+        let layout =
+            layout_for_channels(audio_io_layout.main_input_channels.map_or(2, |c| c.get()));
+        self.metering
+            .activate(layout, buffer_config.sample_rate as f64);
+        self.metering.publish(&self.readings);
         self.output
             .activate(buffer_config.sample_rate, &self.params.output);
         true
     }
 
+    // NOTE: `Plugin::reset` is deliberately the default no-op. Hosts call it when processing
+    // (re)starts; clearing there would throw away the user's integrated reading. The meter's
+    // own reset (button or transport link) is the only thing that clears the measurement.
+
     fn process(
         &mut self,
         buffer: &mut Buffer,
         _aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        let n = buffer.samples();
+        if n == 0 || buffer.channels() == 0 {
+            return ProcessStatus::Normal;
+        }
         self.output.sanitize_input(buffer);
+
+        // The meter reads the (sanitised) input; the output stage then applies output gain and
+        // bypass, which at 0 dB leave the samples untouched.
+        self.metering.process(
+            buffer.as_slice_immutable(),
+            &self.readings,
+            self.params.transport_link.value(),
+            context.transport().playing,
+        );
+
         self.output
             .process::<&[f32]>(buffer, &self.params.output, &self.output_meter, None);
         ProcessStatus::Normal
