@@ -293,7 +293,7 @@ impl XDisplay {
     fn start() -> Result<Self> {
         let number = 90 + std::process::id() % 100;
         let name = format!(":{number}");
-        let mut children = vec![
+        let children = vec![
             Command::new("Xvfb")
                 .args([
                     name.as_str(),
@@ -314,14 +314,33 @@ impl XDisplay {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        for program in ["xsettingsd", "openbox"] {
-            match Command::new(program).env("DISPLAY", &name).spawn() {
-                Ok(child) => children.push(child),
+        // xsettingsd exits at once without a config file; a desktop's usual settings (96 dpi).
+        let config = std::env::temp_dir().join(format!("postmix-xsettingsd-{number}"));
+        std::fs::write(&config, "Xft/DPI 98304\nXft/Antialias 1\n")?;
+        let mut display = Self { name, children };
+        for (program, args) in [
+            (
+                "xsettingsd",
+                vec!["-c".to_owned(), config.display().to_string()],
+            ),
+            ("openbox", vec![]),
+        ] {
+            match Command::new(program)
+                .args(&args)
+                .env("DISPLAY", &display.name)
+                .spawn()
+            {
+                Ok(child) => display.children.push(child),
                 Err(e) => bail!("cannot start {program} ({e}): apt-get install {program}"),
             }
         }
         std::thread::sleep(Duration::from_millis(500));
-        Ok(Self { name, children })
+        for child in display.children.iter_mut() {
+            if let Some(status) = child.try_wait()? {
+                bail!("an X helper of the GUI tests exited at once ({status})");
+            }
+        }
+        Ok(display)
     }
 }
 
