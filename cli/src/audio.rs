@@ -51,8 +51,12 @@ fn describe(e: SymError) -> ReadError {
 pub trait AudioSink {
     /// Called once, before any block, with the sample rate, channel count and the length in
     /// frames if the container states it. An error stops decoding.
-    fn start(&mut self, sample_rate: u32, channels: usize, frames: Option<u64>)
-    -> Result<(), ReadError>;
+    fn start(
+        &mut self,
+        sample_rate: u32,
+        channels: usize,
+        frames: Option<u64>,
+    ) -> Result<(), ReadError>;
     /// Called for every decoded block: planar, one slice per channel, all the same length.
     fn block(&mut self, channels: &[&[f32]]);
 }
@@ -66,7 +70,12 @@ pub fn decode(path: &Path, sink: &mut impl AudioSink) -> Result<AudioInfo, ReadE
         hint.with_extension(ext);
     }
     let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        .format(
+            &hint,
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
         .map_err(|e| match e {
             SymError::Unsupported(_) => {
                 ReadError("not a WAV or FLAC file (or an unsupported variant)".to_owned())
@@ -131,5 +140,9 @@ pub fn decode(path: &Path, sink: &mut impl AudioSink) -> Result<AudioInfo, ReadE
         sink.block(&planes[..channels]);
         frames += n as u64;
     }
-    Ok(AudioInfo { sample_rate, channels, frames })
+    Ok(AudioInfo {
+        sample_rate,
+        channels,
+        frames,
+    })
 }

@@ -68,7 +68,11 @@ struct MeterSink<'a> {
 impl AudioSink for MeterSink<'_> {
     fn start(&mut self, fs: u32, channels: usize, frames: Option<u64>) -> Result<(), ReadError> {
         self.expected = frames.filter(|&f| f > 0);
-        self.meter = Some(LoudnessMeter::new(channels, layout_for(channels)?, fs as f64));
+        self.meter = Some(LoudnessMeter::new(
+            channels,
+            layout_for(channels)?,
+            fs as f64,
+        ));
         Ok(())
     }
 
@@ -85,9 +89,16 @@ impl AudioSink for MeterSink<'_> {
 
 /// Measures one file, streaming it through the meter. `progress` receives the fraction done.
 pub fn measure_file(path: &Path, progress: &dyn Fn(f64)) -> Result<Measurement, ReadError> {
-    let mut sink = MeterSink { meter: None, expected: None, done: 0, progress };
+    let mut sink = MeterSink {
+        meter: None,
+        expected: None,
+        done: 0,
+        progress,
+    };
     let info = audio::decode(path, &mut sink)?;
-    let mut meter = sink.meter.ok_or_else(|| ReadError("no audio decoded".to_owned()))?;
+    let mut meter = sink
+        .meter
+        .ok_or_else(|| ReadError("no audio decoded".to_owned()))?;
     meter.flush_true_peak();
     let LoudnessSummary {
         integrated,
@@ -148,8 +159,8 @@ pub fn run(files: &[PathBuf], json: bool, jobs: usize) -> bool {
     } else {
         ProgressDrawTarget::hidden()
     });
-    let style = ProgressStyle::with_template("{bar:30} {percent:>3}% {wide_msg}")
-        .expect("static template");
+    let style =
+        ProgressStyle::with_template("{bar:30} {percent:>3}% {wide_msg}").expect("static template");
     let results: Vec<Mutex<Option<Result<Measurement, ReadError>>>> =
         files.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
@@ -173,7 +184,10 @@ pub fn run(files: &[PathBuf], json: bool, jobs: usize) -> bool {
     for (path, slot) in files.iter().zip(results) {
         match slot.into_inner().expect("no panics while holding") {
             Some(Ok(m)) if json => {
-                println!("{}", serde_json::to_string(&m).expect("plain data serialises"))
+                println!(
+                    "{}",
+                    serde_json::to_string(&m).expect("plain data serialises")
+                )
             }
             Some(Ok(m)) => println!("{}", table(&m)),
             Some(Err(e)) => {

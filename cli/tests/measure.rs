@@ -22,7 +22,11 @@ fn write_wav(path: &Path, channels: &[Vec<f32>], fs: u32, bits: u16) {
         channels: channels.len() as u16,
         sample_rate: fs,
         bits_per_sample: bits,
-        sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
+        sample_format: if float {
+            hound::SampleFormat::Float
+        } else {
+            hound::SampleFormat::Int
+        },
     };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     let full = ((1i64 << (bits - 1)) - 1) as f32;
@@ -56,7 +60,10 @@ fn write_flac(path: &Path, channels: &[Vec<f32>], fs: usize) {
 }
 
 fn postmix(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_postmix")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_postmix"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// Parses the `--json` lines.
@@ -87,10 +94,19 @@ fn json_has_exactly_the_documented_keys() {
     let s = sine(1000.0, dbfs(-23.0), 0.0, 48_000.0, 48_000 * 5);
     write_wav(&f, &[s.clone(), s], 48_000, 24);
     let out = postmix(&["measure", "--json", f.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 1);
-    let mut keys: Vec<&str> = lines[0].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut keys: Vec<&str> = lines[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     keys.sort();
     let mut want = vec![
         "file",
@@ -123,10 +139,17 @@ fn agrees_with_ebur128_on_programme_in_every_format() {
         let f = dir.join(format!("prog-{fs}-{bits}.wav"));
         write_wav(&f, &chans, fs, bits);
         let out = postmix(&["measure", "--json", f.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let ours = json_lines(&out)[0]["integrated_lufs"].as_f64().unwrap();
         let reference = ebur128_integrated(&chans, fs);
-        assert!((ours - reference).abs() <= 0.1, "{fs} Hz {bits} bit: {ours} vs {reference}");
+        assert!(
+            (ours - reference).abs() <= 0.1,
+            "{fs} Hz {bits} bit: {ours} vs {reference}"
+        );
     }
 }
 
@@ -145,30 +168,66 @@ fn flac_and_surround_are_measured() {
     let flac = dir.join("surround.flac");
     write_flac(&flac, &surround, fs as usize);
     let out = postmix(&["measure", "--json", flac.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let m = &json_lines(&out)[0];
     assert_eq!(m["channels"], 6);
     let ours = m["integrated_lufs"].as_f64().unwrap();
     let reference = ebur128_integrated(&surround, fs);
-    assert!((ours - reference).abs() <= 0.1, "5.1 FLAC: {ours} vs {reference}");
+    assert!(
+        (ours - reference).abs() <= 0.1,
+        "5.1 FLAC: {ours} vs {reference}"
+    );
 }
 
 #[test]
 fn silence_and_too_short_input_give_null_not_inf() {
     let dir = scratch("silence");
     let silent = dir.join("silent.wav");
-    write_wav(&silent, &[vec![0.0; 48_000 * 2], vec![0.0; 48_000 * 2]], 48_000, 16);
+    write_wav(
+        &silent,
+        &[vec![0.0; 48_000 * 2], vec![0.0; 48_000 * 2]],
+        48_000,
+        16,
+    );
     let short = dir.join("short.wav");
     let s = sine(1000.0, 0.5, 0.0, 48_000.0, 48_000 / 10);
     write_wav(&short, &[s], 48_000, 16);
-    let out = postmix(&["measure", "--json", silent.to_str().unwrap(), short.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = postmix(&[
+        "measure",
+        "--json",
+        silent.to_str().unwrap(),
+        short.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines = json_lines(&out);
-    for key in ["integrated_lufs", "loudness_range_lu", "true_peak_dbtp", "max_momentary_lufs"] {
-        assert!(lines[0][key].is_null(), "silence: {key} = {}", lines[0][key]);
+    for key in [
+        "integrated_lufs",
+        "loudness_range_lu",
+        "true_peak_dbtp",
+        "max_momentary_lufs",
+    ] {
+        assert!(
+            lines[0][key].is_null(),
+            "silence: {key} = {}",
+            lines[0][key]
+        );
     }
-    assert!(lines[1]["integrated_lufs"].is_null(), "100 ms has no 400 ms block");
-    assert!(lines[1]["sample_peak_dbfs"].as_f64().is_some(), "but it has a peak");
+    assert!(
+        lines[1]["integrated_lufs"].is_null(),
+        "100 ms has no 400 ms block"
+    );
+    assert!(
+        lines[1]["sample_peak_dbfs"].as_f64().is_some(),
+        "but it has a peak"
+    );
 }
 
 #[test]
@@ -208,4 +267,3 @@ fn table_output_shows_units_with_one_decimal() {
     assert!(text.contains("-20.0 LUFS"), "{text}");
     assert!(text.contains("dBTP") && text.contains("LU\n"), "{text}");
 }
-
