@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// Editor size in logical pixels.
-pub const SIZE: (u32, u32) = (800, 680);
+pub const SIZE: (u32, u32) = (800, 720);
 /// Fall rate of the displayed gain reduction, dB per second.
 const GR_FALL_DB_PER_S: f32 = 40.0;
 /// Smallest editor size in logical pixels.
@@ -211,7 +211,7 @@ impl NiceEguiApp for BusCompressorEditor {
                     });
                     ui.separator();
                     // The plots grow with the window (resizable by its corner).
-                    let plot = (ui.available_height() - 440.0).clamp(150.0, 480.0);
+                    let plot = (ui.available_height() - 480.0).clamp(150.0, 480.0);
                     ui.horizontal(|ui| {
                         let point = (in_db > PLOT_MIN_DB).then_some((in_db, in_db - gr + makeup));
                         transfer_curve(
@@ -272,6 +272,7 @@ impl NiceEguiApp for BusCompressorEditor {
                                 row(ui, &setter, &p.external_sidechain);
                                 row(ui, &setter, &p.sc_listen);
                                 row(ui, &setter, &p.lookahead_ms);
+                                row(ui, &setter, &p.oversampling);
                                 row(ui, &setter, &p.mix);
                                 row(ui, &setter, &p.output.output_gain);
                                 row(ui, &setter, &p.output.bypass);

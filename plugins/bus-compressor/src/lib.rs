@@ -148,6 +148,8 @@ impl Plugin for BusCompressor {
             self.processor = Processor::new(max_block);
         }
         self.processor.set_sample_rate(buffer_config.sample_rate);
+        self.processor
+            .set_oversampling(self.params.oversampling.value().factor());
         self.reported_latency = self
             .processor
             .set_lookahead_ms(self.params.lookahead_ms.value());
@@ -173,7 +175,10 @@ impl Plugin for BusCompressor {
         }
         self.output.sanitize_input(buffer);
 
-        // Look-ahead is a block-level setting; a change is reported as a new latency.
+        // Look-ahead and oversampling are block-level settings; a change is reported as a new
+        // latency.
+        self.processor
+            .set_oversampling(self.params.oversampling.value().factor());
         let latency = self
             .processor
             .set_lookahead_ms(self.params.lookahead_ms.value());

@@ -184,6 +184,35 @@ pub enum Detector {
     Rms,
 }
 
+/// Oversampling of the gain stage (less aliasing from fast gain changes, at the cost of CPU and
+/// latency).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oversampling {
+    /// The gain stage runs at the host rate.
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    /// 2x.
+    #[id = "2x"]
+    #[name = "2x"]
+    X2,
+    /// 4x.
+    #[id = "4x"]
+    #[name = "4x"]
+    X4,
+}
+
+impl Oversampling {
+    /// The factor: 1, 2 or 4.
+    pub fn factor(self) -> usize {
+        match self {
+            Oversampling::Off => 1,
+            Oversampling::X2 => 2,
+            Oversampling::X4 => 4,
+        }
+    }
+}
+
 /// Every parameter of Postmix Bus Compressor.
 #[derive(Params)]
 pub struct BusCompressorParams {
@@ -238,6 +267,9 @@ pub struct BusCompressorParams {
     /// Output the sidechain signal (after the high-pass) instead of the compressed signal.
     #[id = "sc_listen"]
     pub sc_listen: BoolParam,
+    /// Oversampling of the gain stage (adds latency).
+    #[id = "os"]
+    pub oversampling: EnumParam<Oversampling>,
     /// Bypass and output gain (the output trim).
     #[nested(group = "Output")]
     pub output: OutputParams,
@@ -387,6 +419,7 @@ impl Default for BusCompressorParams {
                 .with_unit(" ms")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
             sc_listen: BoolParam::new("Sidechain Listen", false),
+            oversampling: EnumParam::new("Oversampling", Oversampling::Off),
             output: OutputParams::default(),
         }
     }

@@ -3,6 +3,7 @@
 //! what the tests prove holds for the plugin.
 
 use shared_dsp::dynamics::{DetectorMode, Dynamics, MAX_LOOKAHEAD_MS, MAX_SAMPLE_RATE, StereoMode};
+use shared_dsp::oversampling::Oversampler;
 use shared_dsp::smoothing::LinearRamp;
 use shared_dsp::util::flush_denormal;
 use std::ops::Range;
@@ -11,6 +12,8 @@ use std::ops::Range;
 pub const MAX_CHANNELS: usize = 2;
 /// Settings are read (and smoothed parameters advanced) once per this many samples.
 pub const SUB_BLOCK: usize = 32;
+/// Largest oversampling factor of the gain stage.
+pub const MAX_OVERSAMPLING: usize = 4;
 /// Sidechain-listen crossfade time in ms (click-free switching).
 pub const LISTEN_FADE_MS: f32 = 10.0;
 
@@ -161,6 +164,16 @@ pub struct Processor {
     listen_hpf: [ListenHpf; MAX_CHANNELS],
     /// Cutoff the listen filters are set to.
     listen_hpf_hz: Option<f32>,
+    /// Up/down sampler of the gain stage: channels 0-1 audio, 2-3 external key.
+    os: Oversampler,
+    /// Oversampled sub-block per oversampler channel (`SUB_BLOCK * MAX_OVERSAMPLING` each).
+    os_buf: Vec<Vec<f32>>,
+    /// Oversampling factor asked for (1, 2 or 4).
+    os_requested: usize,
+    /// Look-ahead asked for, in ms.
+    lookahead_ms: f32,
+    /// Look-ahead in base-rate samples.
+    lookahead: usize,
 }
 
 impl Processor {
@@ -171,13 +184,14 @@ impl Processor {
     /// If `max_block` is 0.
     pub fn new(max_block: usize) -> Self {
         assert!(max_block > 0);
-        let ring_len = ((MAX_LOOKAHEAD_MS * 0.001 * MAX_SAMPLE_RATE).ceil() as usize + 2)
+        // Room for the longest look-ahead plus the oversampler's latency.
+        let ring_len = ((MAX_LOOKAHEAD_MS * 0.001 * MAX_SAMPLE_RATE).ceil() as usize + 512)
             .next_power_of_two()
             .max(2 * SUB_BLOCK);
         let mut listen = LinearRamp::new(0.0, LISTEN_FADE_MS);
         listen.set_sample_rate(48_000.0);
-        let engine = Dynamics::new(MAX_CHANNELS, SUB_BLOCK);
-        Self {
+        let engine = Dynamics::new(MAX_CHANNELS, SUB_BLOCK * MAX_OVERSAMPLING);
+        let mut p = Self {
             engine,
             max_block,
             fs: 48_000.0,
@@ -192,7 +206,37 @@ impl Processor {
             listen,
             listen_hpf: [ListenHpf::default(); MAX_CHANNELS],
             listen_hpf_hz: None,
+            os: Oversampler::new(2 * MAX_CHANNELS, SUB_BLOCK, MAX_OVERSAMPLING),
+            os_buf: vec![vec![0.0; SUB_BLOCK * MAX_OVERSAMPLING]; 2 * MAX_CHANNELS],
+            os_requested: 1,
+            lookahead_ms: 0.0,
+            lookahead: 0,
+        };
+        p.configure();
+        p
+    }
+
+    /// Applies the block-level settings (oversampling factor, look-ahead) to the oversampler and
+    /// the engine. The engine runs at the oversampled rate with a look-ahead of exactly
+    /// `factor` times the base-rate look-ahead, so the total latency stays a whole number of
+    /// base-rate samples.
+    fn configure(&mut self) {
+        // NOTE: the engine's look-ahead delay is sized for MAX_SAMPLE_RATE (384 kHz); at 192 kHz
+        // 4x becomes 2x, at 384 kHz oversampling is off (the base rate is high enough there).
+        let mut factor = self.os_requested;
+        while factor > 1 && self.fs * factor as f32 > MAX_SAMPLE_RATE {
+            factor /= 2;
         }
+        if factor != self.os.factor() {
+            self.os.set_factor(factor);
+        }
+        let fs_top = self.fs * factor as f32;
+        self.engine.set_sample_rate(fs_top);
+        self.lookahead = (self.lookahead_ms as f64 * 0.001 * self.fs as f64).round() as usize;
+        // The same time, i.e. `factor * lookahead` samples at the top rate.
+        self.engine
+            .set_lookahead_ms(self.lookahead as f32 * 1000.0 / self.fs);
+        debug_assert_eq!(self.engine.latency(), self.lookahead * factor);
     }
 
     /// Largest block [`Self::process`] accepts.
@@ -203,7 +247,7 @@ impl Processor {
     /// Sets the sample rate (no allocation) and clears the state.
     pub fn set_sample_rate(&mut self, fs: f32) {
         self.fs = fs;
-        self.engine.set_sample_rate(fs);
+        self.configure();
         self.listen.set_sample_rate(fs);
         self.listen_hpf_hz = None;
         self.reset();
@@ -212,6 +256,7 @@ impl Processor {
     /// Clears all state (no allocation). The next block starts from its settings without ramps.
     pub fn reset(&mut self) {
         self.engine.reset();
+        self.os.reset();
         for r in &mut self.dry_ring {
             r.fill(0.0);
         }
@@ -222,16 +267,46 @@ impl Processor {
         self.applied = None;
     }
 
-    /// Sets the look-ahead and returns the resulting latency in samples (0 for 0 ms). Look-ahead
-    /// is a block-level setting: it changes the latency the host compensates.
+    /// Sets the look-ahead (0 to 5 ms) and returns the resulting latency in samples (0 for 0 ms
+    /// without oversampling). A block-level setting: it changes the latency the host compensates.
     pub fn set_lookahead_ms(&mut self, ms: f32) -> usize {
-        self.engine.set_lookahead_ms(ms);
+        let ms = ms.clamp(0.0, MAX_LOOKAHEAD_MS);
+        if ms != self.lookahead_ms {
+            self.lookahead_ms = ms;
+            self.configure();
+        }
         self.latency()
     }
 
-    /// Latency in samples (the look-ahead).
+    /// Sets the oversampling factor of the gain stage (1, 2 or 4; other values are rounded down
+    /// to one of these) and returns the resulting latency in samples. At 192 kHz 4x runs as 2x,
+    /// at 384 kHz and above oversampling is off. A block-level setting like the look-ahead.
+    pub fn set_oversampling(&mut self, factor: usize) -> usize {
+        let factor = match factor {
+            0 | 1 => 1,
+            2 | 3 => 2,
+            _ => MAX_OVERSAMPLING,
+        };
+        if factor != self.os_requested {
+            self.os_requested = factor;
+            self.configure();
+        }
+        self.latency()
+    }
+
+    /// The oversampling factor in use (after the sample-rate limit).
+    pub fn oversampling(&self) -> usize {
+        self.os.factor()
+    }
+
+    /// Latency in samples: the look-ahead plus, when oversampling, the up/down filters'.
     pub fn latency(&self) -> usize {
-        self.engine.latency().min(self.ring_mask)
+        let os = if self.os.factor() > 1 {
+            self.os.latency()
+        } else {
+            0
+        };
+        (self.lookahead + os).min(self.ring_mask)
     }
 
     /// The engine, for the editor's curve or for inspection.
@@ -417,14 +492,43 @@ impl Processor {
             }
         }
 
-        // 4. Compress in place.
-        {
+        // 4. Compress in place, at the oversampled rate when oversampling.
+        let factor = self.os.factor();
+        if factor == 1 {
             let mut bufs: [&mut [f32]; MAX_CHANNELS] = [&mut [], &mut []];
             for (b, ch) in bufs.iter_mut().zip(audio.iter_mut()) {
                 *b = &mut ch[r.clone()];
             }
             let key = (nkey > 0).then_some(&key_bufs[..nkey]);
             self.engine.process(&mut bufs[..nch], key);
+        } else {
+            let top = len * factor;
+            for (c, ch) in audio.iter().enumerate() {
+                self.os
+                    .upsample_into(c, &ch[r.clone()], &mut self.os_buf[c][..top]);
+            }
+            for (k, key) in key_bufs[..nkey].iter().enumerate() {
+                self.os.upsample_into(
+                    MAX_CHANNELS + k,
+                    key,
+                    &mut self.os_buf[MAX_CHANNELS + k][..top],
+                );
+            }
+            let (up_audio, up_key) = self.os_buf.split_at_mut(MAX_CHANNELS);
+            let mut bufs: [&mut [f32]; MAX_CHANNELS] = [&mut [], &mut []];
+            for (b, ch) in bufs.iter_mut().zip(up_audio.iter_mut()) {
+                *b = &mut ch[..top];
+            }
+            let mut keys: [&[f32]; MAX_CHANNELS] = [&[], &[]];
+            for (k, ch) in keys.iter_mut().zip(up_key.iter()) {
+                *k = &ch[..top];
+            }
+            let key = (nkey > 0).then_some(&keys[..nkey]);
+            self.engine.process(&mut bufs[..nch], key);
+            for (c, ch) in audio.iter_mut().enumerate() {
+                self.os
+                    .downsample_from(c, &self.os_buf[c][..top], &mut ch[r.clone()]);
+            }
         }
 
         // 5. Dry/wet (linear ramp from the previous sub-block's mix). Exactly dry at 0, exactly

@@ -17,8 +17,22 @@ fn run(
     fs: f32,
     block: usize,
 ) -> (Vec<Vec<f32>>, f32, usize) {
+    run_os(input, sidechain, s, lookahead_ms, fs, block, 1)
+}
+
+/// [`run`] with the gain stage oversampled by `factor`.
+fn run_os(
+    input: &[Vec<f32>],
+    sidechain: Option<&[Vec<f32>]>,
+    s: Settings,
+    lookahead_ms: f32,
+    fs: f32,
+    block: usize,
+    factor: usize,
+) -> (Vec<Vec<f32>>, f32, usize) {
     let mut p = Processor::new(block);
     p.set_sample_rate(fs);
+    p.set_oversampling(factor);
     let latency = p.set_lookahead_ms(lookahead_ms);
     let mut out: Vec<Vec<f32>> = input.to_vec();
     let n = input[0].len();
@@ -57,14 +71,16 @@ fn rms_db(x: &[f32]) -> f64 {
 #[test]
 fn mix_zero_equals_dry_input_latency_aligned_exactly() {
     let input = programme(FS as f64, 2.0, 7).to_vec();
-    for lookahead in [0.0, 1.3, 5.0] {
+    for (lookahead, factor) in [(0.0, 1), (1.3, 1), (5.0, 1), (0.0, 2), (2.0, 4)] {
         let s = Settings {
             mix: 0.0,
             ..heavy()
         };
-        let (out, gr, latency) = run(&input, None, s, lookahead, FS, 256);
+        let (out, gr, latency) = run_os(&input, None, s, lookahead, FS, 256, factor);
         assert!(gr > 10.0, "the wet path compresses hard: {gr} dB");
-        assert_eq!(latency, (lookahead * 0.001 * FS).round() as usize);
+        if factor == 1 {
+            assert_eq!(latency, (lookahead * 0.001 * FS).round() as usize);
+        }
         for (o, x) in out.iter().zip(&input) {
             assert!(o[..latency].iter().all(|&v| v == 0.0));
             // Bit-exact: the output is the input delayed by the latency.
@@ -138,10 +154,71 @@ fn impulse_through_half_mix_is_one_peak_at_the_latency() {
 }
 
 #[test]
+fn oversampled_gain_stage_latency_is_lookahead_plus_filters_and_exact() {
+    // Ratio 1 (gain exactly 1): the wet path is the oversampler's round trip plus the
+    // look-ahead, so a band-limited signal must come out as itself delayed by `latency`.
+    let n = 16_384;
+    let input = vec![
+        sine(997.0, 0.5, 0.3, FS as f64, n),
+        sine(3001.0, 0.25, 1.0, FS as f64, n),
+    ];
+    for factor in [2, 4] {
+        for lookahead in [0.0, 2.0] {
+            let s = Settings {
+                ratio: 1.0,
+                ..Settings::default()
+            };
+            let (out, _, latency) = run_os(&input, None, s, lookahead, FS, 100, factor);
+            let la = (lookahead as f64 * 0.001 * FS as f64).round() as usize;
+            assert!(
+                latency > la,
+                "the filters add latency ({factor}x: {latency})"
+            );
+            let mut p = Processor::new(64);
+            p.set_sample_rate(FS);
+            p.set_lookahead_ms(lookahead);
+            assert_eq!(
+                p.set_oversampling(factor),
+                latency,
+                "reported = measured setup"
+            );
+            let mut err = 0.0f32;
+            for (o, x) in out.iter().zip(&input) {
+                for i in 4096..n {
+                    err = err.max((o[i] - x[i - latency]).abs());
+                }
+            }
+            // The half-band cascade's passband ripple is ~1e-6 (oversampling module docs).
+            assert!(err < 1e-4, "{factor}x, look-ahead {lookahead}: error {err}");
+        }
+    }
+}
+
+#[test]
+fn oversampling_is_limited_by_the_engines_highest_rate() {
+    let mut p = Processor::new(64);
+    for (fs, asked, used) in [
+        (48_000.0, 4, 4),
+        (96_000.0, 4, 4),
+        (192_000.0, 4, 2),
+        (192_000.0, 2, 2),
+        (384_000.0, 2, 1),
+    ] {
+        p.set_sample_rate(fs);
+        p.set_oversampling(asked);
+        assert_eq!(p.oversampling(), used, "{fs} Hz, {asked}x");
+        // The longest look-ahead still fits and stays exact.
+        let la = (5.0f64 * 0.001 * fs as f64).round() as usize;
+        assert!(p.set_lookahead_ms(5.0) >= la);
+    }
+}
+
+#[test]
 fn zero_latency_when_lookahead_is_zero() {
     for fs in [44_100.0, 48_000.0, 96_000.0, 192_000.0] {
         let mut p = Processor::new(512);
         p.set_sample_rate(fs);
+        assert_eq!(p.set_oversampling(1), 0);
         assert_eq!(p.set_lookahead_ms(0.0), 0);
         assert_eq!(p.latency(), 0);
         // And the signal really is not delayed: an impulse comes out at its own index.
