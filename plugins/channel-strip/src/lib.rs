@@ -5,22 +5,44 @@
 
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, EguiEditorState};
-use shared_ui::editor::{PluginEditorApp, create_editor, default_state};
+use shared_dsp::util::sanitize;
 use shared_ui::meter::MeterValue;
 use shared_ui::output::OutputStage;
 use std::sync::Arc;
 
+mod editor;
 mod params;
-pub use params::ChannelStripParams;
+pub mod strip;
+
+pub use params::*;
+use strip::{MAX_CHANNELS, Strip};
+
+/// Values the audio thread hands to the editor, lock-free.
+#[derive(Debug, Default)]
+pub struct Meters {
+    /// Input peak (linear), after trim and polarity.
+    pub input: MeterValue,
+    /// Output peak (linear), after the output stage.
+    pub output: MeterValue,
+    /// Largest compressor gain reduction in dB since the editor last looked.
+    pub comp_gr_db: MeterValue,
+    /// Largest gate/expander attenuation in dB since the editor last looked.
+    pub gate_gr_db: MeterValue,
+}
+
+/// Block size the strip is allocated for before the host tells the real one.
+const DEFAULT_MAX_BLOCK: usize = 1024;
 
 /// The plugin instance.
 pub struct ChannelStrip {
     /// Parameters shared with the host and the editor.
     params: Arc<ChannelStripParams>,
+    /// The audio path.
+    strip: Strip,
     /// Output gain, bypass and input sanitising.
     output: OutputStage,
-    /// Output peak for the editor's meter.
-    output_meter: Arc<MeterValue>,
+    /// Meters for the editor.
+    meters: Arc<Meters>,
     /// Editor window size and open state.
     editor_state: Arc<EguiEditorState>,
 }
@@ -29,9 +51,10 @@ impl Default for ChannelStrip {
     fn default() -> Self {
         Self {
             params: Arc::new(ChannelStripParams::default()),
+            strip: Strip::new(DEFAULT_MAX_BLOCK),
             output: OutputStage::default(),
-            output_meter: Arc::new(MeterValue::new()),
-            editor_state: default_state(),
+            meters: Arc::new(Meters::default()),
+            editor_state: editor::default_state(),
         }
     }
 }
@@ -68,7 +91,7 @@ impl Plugin for ChannelStrip {
         },
     ];
 
-    type Editor = EguiEditor<PluginEditorApp<ChannelStripParams>>;
+    type Editor = EguiEditor<editor::ChannelStripEditor>;
     type SysExMessage = ();
     type BackgroundTask = ();
 
@@ -77,10 +100,9 @@ impl Plugin for ChannelStrip {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        create_editor(
-            Self::NAME,
+        editor::create(
             self.params.clone(),
-            self.output_meter.clone(),
+            self.meters.clone(),
             self.editor_state.clone(),
         )
     }
@@ -89,22 +111,68 @@ impl Plugin for ChannelStrip {
         &mut self,
         _audio_io_layout: &AudioIOLayout,
         buffer_config: &BufferConfig,
-        _context: &mut impl ActivateContext<Self>,
+        context: &mut impl ActivateContext<Self>,
     ) -> bool {
+        let max_block = buffer_config.max_buffer_size.max(1) as usize;
+        if max_block != self.strip.max_block() {
+            self.strip = Strip::new(max_block);
+        }
+        self.strip.set_sample_rate(buffer_config.sample_rate);
+        // NOTE: the latency (the saturation's oversampler) is the same whether or not the
+        // saturation is in: a delay line replaces it when bypassed, so hosts never re-align.
+        context.set_latency_samples(self.strip.latency() as u32);
         self.output
             .activate(buffer_config.sample_rate, &self.params.output);
         true
     }
 
+    fn reset(&mut self) {
+        self.strip.reset();
+    }
+
     fn process(
         &mut self,
         buffer: &mut Buffer,
-        _aux: &mut AuxiliaryBuffers,
+        aux: &mut AuxiliaryBuffers,
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        let n = buffer.samples();
+        if n == 0 || buffer.channels() == 0 {
+            return ProcessStatus::Normal;
+        }
         self.output.sanitize_input(buffer);
+
+        // The external key, when the host provides the sidechain port.
+        let mut key: [&[f32]; MAX_CHANNELS] = [&[], &[]];
+        let mut n_key = 0;
+        if let Some(sc) = aux.inputs.first_mut()
+            && sc.samples() >= n
+            && sc.channels() > 0
+        {
+            for ch in sc.as_slice().iter_mut() {
+                sanitize(&mut ch[..n]);
+            }
+            for (k, ch) in key.iter_mut().zip(sc.as_slice_immutable().iter()) {
+                *k = &ch[..n];
+                n_key += 1;
+            }
+        }
+        let sidechain = (n_key > 0).then_some(&key[..n_key]);
+
+        let params = &self.params;
+        let channels = buffer.channels().min(MAX_CHANNELS);
+        let info = self
+            .strip
+            .process(&mut buffer.as_slice()[..channels], sidechain, || {
+                settings_from_params(params)
+            });
+        self.meters.input.raise(info.input_peak);
+        self.meters.comp_gr_db.raise(info.comp_gr_db);
+        self.meters.gate_gr_db.raise(info.gate_gr_db);
+
+        let dry = &self.strip.dry()[..channels];
         self.output
-            .process::<&[f32]>(buffer, &self.params.output, &self.output_meter, None);
+            .process(buffer, &self.params.output, &self.meters.output, Some(dry));
         ProcessStatus::Normal
     }
 }
