@@ -14,7 +14,9 @@ use nice_plug::prelude::*;
 pub fn sanitize_state<P: Params + Default>(state: &mut PluginState) {
     let params = P::default();
     for (id, ptr, _) in params.param_map() {
-        let Some(value) = state.params.get_mut(&id) else { continue };
+        let Some(value) = state.params.get_mut(&id) else {
+            continue;
+        };
         // SAFETY: `params` outlives every `ptr` taken from it in this loop.
         let (lo, hi, default) = unsafe {
             let a = ptr.preview_plain(0.0);
@@ -46,7 +48,11 @@ mod tests {
         let mut params = BTreeMap::new();
         params.insert("out_gain".to_owned(), ParamValue::F32(v));
         params.insert("bypass".to_owned(), ParamValue::Bool(true));
-        PluginState { version: String::new(), params, fields: BTreeMap::new() }
+        PluginState {
+            version: String::new(),
+            params,
+            fields: BTreeMap::new(),
+        }
     }
 
     fn gain(state: &PluginState) -> f32 {
