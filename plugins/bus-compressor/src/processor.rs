@@ -11,7 +11,7 @@ use std::ops::Range;
 /// Most main (and sidechain) channels: stereo.
 pub const MAX_CHANNELS: usize = 2;
 /// Settings are read (and smoothed parameters advanced) once per this many samples.
-pub const SUB_BLOCK: usize = 32;
+pub const SUB_BLOCK: usize = 64;
 /// Largest oversampling factor of the gain stage.
 pub const MAX_OVERSAMPLING: usize = 4;
 /// Sidechain-listen crossfade time in ms (click-free switching).
