@@ -6,6 +6,7 @@
 
 pub mod dynamics_view;
 pub mod editor;
+pub mod limiter_view;
 pub mod loudness_view;
 pub mod meter;
 pub mod output;
