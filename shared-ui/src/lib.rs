@@ -6,9 +6,11 @@
 
 pub mod dynamics_view;
 pub mod editor;
+pub mod eq_view;
 pub mod limiter_view;
 pub mod loudness_view;
 pub mod meter;
 pub mod output;
+pub mod spectrum;
 pub mod state;
 pub mod theme;

@@ -1,26 +1,90 @@
 //! Postmix Linear-Phase EQ: A precise linear-phase mastering equalizer.
 //!
-//! Glue only: parameters to DSP settings, the process loop and meters for the editor. The DSP
-//! lives in `shared-dsp`, the editor pieces in `shared-ui`.
+//! Glue only: parameters to engine settings, the process loop, latency reporting, meters and
+//! analyzer samples for the editor. The DSP lives in `shared-dsp` (`filter` for the curve model
+//! and the zero-latency biquads, `fir` for kernel design and FFT convolution); [`engine`] wires
+//! it up framework-free so that the tests run the same audio path as the plugin.
+//!
+//! Kernel design runs on nice-plug's background thread ([`Task::Design`]); the audio thread only
+//! posts changed settings and swaps in finished kernels through lock-free triple buffers.
 
+use atomic_float::AtomicF32;
 use nice_plug::prelude::*;
-use nice_plug_egui::{EguiEditor, EguiEditorState};
-use shared_ui::editor::{PluginEditorApp, create_editor, default_state};
+use nice_plug_egui::EguiEditorState;
 use shared_ui::meter::MeterValue;
 use shared_ui::output::OutputStage;
-use std::sync::Arc;
+use shared_ui::spectrum::SampleRing;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
+mod editor;
+pub mod engine;
+pub mod handoff;
 mod params;
-pub use params::LinearPhaseEqParams;
+
+use engine::{Designer, Processor};
+pub use params::*;
+
+/// Samples of history each analyzer ring holds (a power of two, > the largest FFT).
+pub const ANALYZER_RING: usize = 16_384;
+
+/// Values the audio thread shares with the editor, lock-free.
+#[derive(Debug)]
+pub struct EditorShared {
+    /// Output peak (linear).
+    pub output_meter: MeterValue,
+    /// Mono input samples (pre-EQ) for the analyzer.
+    pub pre: SampleRing,
+    /// Mono output samples (post-EQ) for the analyzer.
+    pub post: SampleRing,
+    /// Sample rate in Hz (0 before activation).
+    pub sample_rate: AtomicF32,
+    /// Latency reported to the host, samples.
+    pub latency: AtomicU32,
+}
+
+impl Default for EditorShared {
+    fn default() -> Self {
+        Self {
+            output_meter: MeterValue::new(),
+            pre: SampleRing::new(ANALYZER_RING),
+            post: SampleRing::new(ANALYZER_RING),
+            sample_rate: AtomicF32::new(0.0),
+            latency: AtomicU32::new(0),
+        }
+    }
+}
+
+/// Background work of the plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Design kernels for the newest posted settings.
+    Design,
+}
+
+/// The designer, shared with the background task. Only the background thread locks it while
+/// the plugin runs (plus `activate` on the main thread, and a non-blocking `try_lock` when the
+/// host renders offline); the audio thread never waits on it.
+type SharedDesigner = Arc<Mutex<Option<Designer>>>;
 
 /// The plugin instance.
 pub struct LinearPhaseEq {
     /// Parameters shared with the host and the editor.
     params: Arc<LinearPhaseEqParams>,
+    /// The audio half of the engine (built in `activate`).
+    processor: Option<Processor>,
+    /// The design half of the engine.
+    designer: SharedDesigner,
+    /// A design task is queued and has not started yet (avoids piling up tasks while dragging).
+    task_queued: Arc<AtomicBool>,
+    /// The host renders offline: kernels are designed on the audio thread before the block.
+    offline: bool,
     /// Output gain, bypass and input sanitising.
     output: OutputStage,
-    /// Output peak for the editor's meter.
-    output_meter: Arc<MeterValue>,
+    /// Meter, analyzer samples, latency and rate for the editor.
+    shared: Arc<EditorShared>,
+    /// Latency last reported to the host, samples.
+    reported_latency: u32,
     /// Editor window size and open state.
     editor_state: Arc<EguiEditorState>,
 }
@@ -29,10 +93,24 @@ impl Default for LinearPhaseEq {
     fn default() -> Self {
         Self {
             params: Arc::new(LinearPhaseEqParams::default()),
+            processor: None,
+            designer: Arc::new(Mutex::new(None)),
+            task_queued: Arc::new(AtomicBool::new(false)),
+            offline: false,
             output: OutputStage::default(),
-            output_meter: Arc::new(MeterValue::new()),
-            editor_state: default_state(),
+            shared: Arc::new(EditorShared::default()),
+            reported_latency: 0,
+            editor_state: editor::default_state(),
         }
+    }
+}
+
+/// Mono mix of the first two channels pushed to an analyzer ring.
+fn push_mono(ring: &SampleRing, channels: &[&mut [f32]]) {
+    match channels {
+        [l, r, ..] => ring.push_iter(l.iter().zip(r.iter()).map(|(a, b)| 0.5 * (a + b))),
+        [m] => ring.push_iter(m.iter().copied()),
+        [] => {}
     }
 }
 
@@ -68,19 +146,33 @@ impl Plugin for LinearPhaseEq {
         },
     ];
 
-    type Editor = EguiEditor<PluginEditorApp<LinearPhaseEqParams>>;
+    type Editor = nice_plug_egui::EguiEditor<editor::EqEditor>;
     type SysExMessage = ();
-    type BackgroundTask = ();
+    type BackgroundTask = Task;
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
     }
 
+    fn task_executor(&mut self) -> TaskExecutor<Self> {
+        let designer = self.designer.clone();
+        let queued = self.task_queued.clone();
+        Box::new(move |task| match task {
+            Task::Design => {
+                queued.store(false, Ordering::Release);
+                if let Ok(mut guard) = designer.lock()
+                    && let Some(d) = guard.as_mut()
+                {
+                    d.run();
+                }
+            }
+        })
+    }
+
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        create_editor(
-            Self::NAME,
+        editor::create(
             self.params.clone(),
-            self.output_meter.clone(),
+            self.shared.clone(),
             self.editor_state.clone(),
         )
     }
@@ -89,22 +181,83 @@ impl Plugin for LinearPhaseEq {
         &mut self,
         _audio_io_layout: &AudioIOLayout,
         buffer_config: &BufferConfig,
-        _context: &mut impl ActivateContext<Self>,
+        context: &mut impl ActivateContext<Self>,
     ) -> bool {
+        let fs = buffer_config.sample_rate as f64;
+        let max_block = buffer_config.max_buffer_size.max(1) as usize;
+        self.offline = buffer_config.process_mode == ProcessMode::Offline;
+        let (processor, designer) = engine::build(fs, max_block, &self.params.settings());
+        self.reported_latency = processor.latency() as u32;
+        self.processor = Some(processor);
+        if let Ok(mut guard) = self.designer.lock() {
+            *guard = Some(designer);
+        }
+        context.set_latency_samples(self.reported_latency);
+        self.shared
+            .latency
+            .store(self.reported_latency, Ordering::Relaxed);
+        self.shared
+            .sample_rate
+            .store(buffer_config.sample_rate, Ordering::Relaxed);
         self.output
             .activate(buffer_config.sample_rate, &self.params.output);
         true
+    }
+
+    fn reset(&mut self) {
+        if let Some(p) = self.processor.as_mut() {
+            p.reset();
+        }
     }
 
     fn process(
         &mut self,
         buffer: &mut Buffer,
         _aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        let Some(processor) = self.processor.as_mut() else {
+            return ProcessStatus::Normal;
+        };
+        if buffer.samples() == 0 || buffer.channels() == 0 {
+            return ProcessStatus::Normal;
+        }
         self.output.sanitize_input(buffer);
-        self.output
-            .process::<&[f32]>(buffer, &self.params.output, &self.output_meter, None);
+
+        let settings = self.params.settings();
+        if processor.set_settings(&settings) {
+            let designed_here = self.offline
+                && match self.designer.try_lock() {
+                    Ok(mut guard) => guard.as_mut().is_some_and(|d| {
+                        d.run();
+                        true
+                    }),
+                    Err(_) => false,
+                };
+            if !designed_here && !self.task_queued.swap(true, Ordering::AcqRel) {
+                context.execute_background(Task::Design);
+            }
+        }
+
+        let channels = buffer.channels().min(2);
+        push_mono(&self.shared.pre, &buffer.as_slice()[..channels]);
+        processor.process(&mut buffer.as_slice()[..channels]);
+
+        let latency = processor.latency() as u32;
+        if latency != self.reported_latency {
+            context.set_latency_samples(latency);
+            self.reported_latency = latency;
+            self.shared.latency.store(latency, Ordering::Relaxed);
+        }
+
+        let dry = processor.dry();
+        self.output.process(
+            buffer,
+            &self.params.output,
+            &self.shared.output_meter,
+            Some(&dry[..channels]),
+        );
+        push_mono(&self.shared.post, &buffer.as_slice()[..channels]);
         ProcessStatus::Normal
     }
 }
