@@ -169,7 +169,7 @@ impl NiceEguiApp for BusCompressorEditor {
             .min_size(egui::vec2(MIN_SIZE.0 as f32, MIN_SIZE.1 as f32))
             .show(ui, |ui| {
                 egui::Panel::left("meters").resizable(false).show(ui, |ui| {
-                    let h = (ui.available_height() - 48.0).max(60.0);
+                    let h = (ui.available_height() - 64.0).max(60.0);
                     ui.horizontal(|ui| {
                         ui.vertical(|ui| {
                             ui.label("In");
