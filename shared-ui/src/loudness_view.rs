@@ -68,7 +68,12 @@ pub fn lu_scale(ui: &mut Ui, size: Vec2, scale: LuScale, label: impl Fn(f32) -> 
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect.expand(8.0));
     let font = FontId::proportional(11.0);
+    let tick_px = rect.height() * scale.tick_lu / (scale.max_lu - scale.min_lu);
+    let every = (16.0 / tick_px.max(1.0)).ceil().max(1.0) as i32;
     for lu in scale.ticks() {
+        if ((lu / scale.tick_lu).round() as i32) % every != 0 {
+            continue;
+        }
         let y = scale.y(rect, lu);
         let colour = if lu == 0.0 {
             TARGET_COLOUR
@@ -165,19 +170,24 @@ pub fn loudness_history(
         pos2(outer.right() - 4.0, outer.bottom() - 16.0),
     );
     painter.rect_filled(rect, 2.0, PLOT_BG);
+    // Label every tick while they are at least 16 px apart, else every second or third one.
+    let tick_px = rect.height() * scale.tick_lu / (scale.max_lu - scale.min_lu);
+    let every = (16.0 / tick_px.max(1.0)).ceil().max(1.0) as i32;
     for lu in scale.ticks() {
         let y = scale.y(rect, lu);
         painter.line_segment(
             [pos2(rect.left(), y), pos2(rect.right(), y)],
             Stroke::new(1.0, GRID),
         );
-        painter.text(
-            pos2(rect.left() - 4.0, y),
-            Align2::RIGHT_CENTER,
-            label(lu),
-            font.clone(),
-            Color32::from_gray(170),
-        );
+        if ((lu / scale.tick_lu).round() as i32) % every == 0 {
+            painter.text(
+                pos2(rect.left() - 4.0, y),
+                Align2::RIGHT_CENTER,
+                label(lu),
+                font.clone(),
+                Color32::from_gray(170),
+            );
+        }
     }
     // Time marks: about six, at round numbers of seconds.
     let step = [5.0f32, 10.0, 30.0, 60.0, 120.0]

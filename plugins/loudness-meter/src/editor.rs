@@ -23,7 +23,8 @@ use std::sync::atomic::Ordering;
 
 use crate::params::{
     HISTORY_MAX_POINTS, HistoryLength, LoudnessMeterParams, MeterScale, ReadoutUnit, TargetPreset,
-    format_loudness, format_value, one_decimal, playback_gain, playback_gain_text,
+    format_loudness, format_value, one_decimal, playback_gain, playback_gain_note,
+    playback_gain_text,
 };
 use crate::readings::{Readings, command};
 
@@ -172,7 +173,7 @@ impl NiceEguiApp for LoudnessMeterEditor {
                 }
                 ui.label(
                     egui::RichText::new(format!(
-                        "{} LUFS, {} dBTP max",
+                        "{} LUFS / {} dBTP",
                         one_decimal(target as f64, false),
                         one_decimal(max_tp as f64, false)
                     ))
@@ -181,9 +182,9 @@ impl NiceEguiApp for LoudnessMeterEditor {
             });
             ui.horizontal_wrapped(|ui| {
                 let (text, cmd) = if running {
-                    ("\u{23f8} Pause", command::PAUSE)
+                    ("Pause", command::PAUSE)
                 } else {
-                    ("\u{25b6} Start", command::START)
+                    ("Start", command::START)
                 };
                 if ui
                     .add(egui::Button::new(text).min_size(egui::vec2(84.0, 0.0)))
@@ -236,7 +237,7 @@ impl NiceEguiApp for LoudnessMeterEditor {
 
         // Output section (bypass, output gain) at the bottom.
         egui::Panel::bottom("output").show(ui, |ui| {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 ui.label("History");
                 let hl = p.history.value();
                 for h in HistoryLength::ALL {
@@ -284,13 +285,18 @@ impl NiceEguiApp for LoudnessMeterEditor {
         });
 
         egui::CentralPanel::default().show(ui, |ui| {
-            let big = 34.0;
-            let mid = 24.0;
+            // Three columns that share the width; the numbers scale with them so the editor
+            // stays legible from its minimum size up.
+            let col_gap = 14.0;
+            let col_w = ((ui.available_width() - 2.0 * col_gap) / 3.0).max(120.0);
+            let big = (col_w / 5.6).clamp(18.0, 40.0);
+            let mid = big * 0.72;
             let unit_of = |v| format_loudness(v, unit, target);
             egui::Grid::new("readouts")
                 .num_columns(3)
-                .min_col_width(170.0)
-                .spacing(egui::vec2(18.0, 8.0))
+                .min_col_width(col_w)
+                .max_col_width(col_w)
+                .spacing(egui::vec2(col_gap, 8.0))
                 .show(ui, |ui| {
                     let (v, u) = unit_of(integrated);
                     readout(ui, "Integrated", &v, u, VALUE_COLOUR, big, None);
@@ -373,9 +379,14 @@ impl NiceEguiApp for LoudnessMeterEditor {
                             );
                             ui.label(
                                 egui::RichText::new(playback_gain_text(g))
-                                    .size(15.0)
+                                    .size(mid * 0.7)
                                     .color(theme::ACCENT),
                             );
+                            if let Some(note) = playback_gain_note(g) {
+                                ui.label(
+                                    egui::RichText::new(note).size(11.0).color(UNSTABLE_COLOUR),
+                                );
+                            }
                         });
                     }
                     ui.end_row();

@@ -357,16 +357,22 @@ pub fn playback_gain(
     })
 }
 
-/// The normalisation as the editor shows it, e.g. "-3.2 dB on playback", or
-/// "+1.0 dB on playback (peak-limited, +4.0 dB to target)"; [`UNDEFINED`] without a reading.
+/// The normalisation as the editor shows it, e.g. "-3.2 dB on playback"; [`UNDEFINED`] without
+/// a reading.
 pub fn playback_gain_text(g: Option<PlaybackGain>) -> String {
     match g {
         None => format!("{UNDEFINED} dB on playback"),
-        Some(g) if g.peak_limited => format!(
-            "{} dB on playback (peak-limited, {} dB to target)",
-            one_decimal(g.gain_db, true),
-            one_decimal(g.to_target_db, true)
-        ),
         Some(g) => format!("{} dB on playback", one_decimal(g.gain_db, true)),
     }
+}
+
+/// A note when the boost was held back by the true peak, e.g.
+/// "peak-limited: +4.0 dB would reach the target".
+pub fn playback_gain_note(g: Option<PlaybackGain>) -> Option<String> {
+    g.filter(|g| g.peak_limited).map(|g| {
+        format!(
+            "peak-limited: {} dB would reach the target",
+            one_decimal(g.to_target_db, true)
+        )
+    })
 }

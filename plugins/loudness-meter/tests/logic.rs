@@ -8,7 +8,8 @@ use postmix_loudness_meter::readings::{HistoryRing, Readings, command};
 use postmix_loudness_meter::transport::{BlockActions, RunControl};
 use postmix_loudness_meter::{
     HISTORY_MAX_POINTS, HistoryLength, LoudnessMeterParams, MeterScale, PlaybackGain, ReadoutUnit,
-    TargetPreset, format_loudness, one_decimal, playback_gain, playback_gain_text,
+    TargetPreset, format_loudness, one_decimal, playback_gain, playback_gain_note,
+    playback_gain_text,
 };
 use shared_dsp::loudness::{ChannelLayout, LoudnessMeter};
 use std::sync::atomic::Ordering;
@@ -308,12 +309,14 @@ fn quieter_than_target_is_turned_up_only_as_far_as_the_true_peak_allows() {
         }
     );
     assert_eq!(playback_gain_text(Some(g)), "+4.0 dB on playback");
+    assert_eq!(playback_gain_note(Some(g)), None);
     // True peak at -2.5 dBTP: only 1.5 dB up to -1 dBTP.
     let g = playback_gain(-14.0, Some(-18.0), Some(-2.5), -1.0).unwrap();
     assert!((g.gain_db - 1.5).abs() < 1e-12 && g.peak_limited);
+    assert_eq!(playback_gain_text(Some(g)), "+1.5 dB on playback");
     assert_eq!(
-        playback_gain_text(Some(g)),
-        "+1.5 dB on playback (peak-limited, +4.0 dB to target)"
+        playback_gain_note(Some(g)).as_deref(),
+        Some("peak-limited: +4.0 dB would reach the target")
     );
     // Already over the limit: no boost at all.
     let g = playback_gain(-16.0, Some(-20.0), Some(0.3), -1.0).unwrap();
