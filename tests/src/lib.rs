@@ -22,6 +22,8 @@
 //! The "main thread" of a [`Plugin`] is the thread that instantiated it; every method of
 //! [`Plugin`] must be called from that thread (the type is `!Send`).
 
+pub mod engines;
+
 use clack_extensions::audio_ports::{
     AudioPortFlags, AudioPortInfoBuffer, AudioPortRescanFlags, HostAudioPorts, HostAudioPortsImpl,
     PluginAudioPorts,

@@ -223,6 +223,23 @@ fn main() -> ExitCode {
             r.note
         );
     }
+    println!();
+    println!(
+        "{:<36} {:>6} {:>12}  {:<30} {:>12} {:>7}  notes",
+        "engine", "block", "x realtime", "reference", "x realtime", "ratio"
+    );
+    for r in postmix_tests::engines::run(opts.seconds, &opts.blocks) {
+        println!(
+            "{:<36} {:>6} {:>12.0}  {:<30} {:>12.0} {:>7.2}  {}",
+            r.engine,
+            r.block,
+            r.x_realtime,
+            r.reference,
+            r.reference_x,
+            r.x_realtime / r.reference_x,
+            r.note
+        );
+    }
     if failed {
         ExitCode::FAILURE
     } else {
