@@ -169,6 +169,8 @@ impl NiceEguiApp for BusCompressorEditor {
             .min_size(egui::vec2(MIN_SIZE.0 as f32, MIN_SIZE.1 as f32))
             .show(ui, |ui| {
                 egui::Panel::left("meters").resizable(false).show(ui, |ui| {
+                    // Readouts like "-18.4" must not wrap inside the narrow meter columns.
+                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
                     let h = (ui.available_height() - 64.0).max(60.0);
                     ui.horizontal(|ui| {
                         ui.vertical(|ui| {
