@@ -63,6 +63,12 @@ impl OnePole {
     pub fn value(&self) -> f32 {
         self.value as f32
     }
+
+    /// True when advancing would not change the state: every later `next()` returns `value()`.
+    /// Lets callers fill a whole block at once exactly as stepping per sample would.
+    pub fn is_steady(&self) -> bool {
+        self.value + (self.target - self.value) * self.coeff == self.value
+    }
 }
 
 #[cfg(test)]

@@ -843,11 +843,10 @@ impl Dynamics {
             }
             // 5. Makeup per sample (the smoother is deterministic, so block-size invariant).
             {
-                // NOTE: a probe step tells whether the smoother sits at its fixed point; if so the
-                // whole chunk is constant (exactly what stepping per sample would give).
-                let v = self.makeup.value();
-                if self.makeup.clone().next() == v {
-                    self.mk_buf[..m].fill(v);
+                // NOTE: at the smoother's fixed point the whole chunk is constant (exactly what
+                // stepping per sample would give).
+                if self.makeup.is_steady() {
+                    self.mk_buf[..m].fill(self.makeup.value());
                 } else {
                     for o in self.mk_buf[..m].iter_mut() {
                         *o = self.makeup.next();
