@@ -85,6 +85,8 @@ PLUGINS: tuple[PluginSpec, ...] = (
     PluginSpec(
         crate="bus-compressor",
         name="Postmix Bus Compressor",
+        # Defaults compress (threshold -20 dB, ratio 4:1): a real compressor, not a shell.
+        transparent_at_default=False,
         known_bugs=frozenset({_UNCLAMPED_STATE, _MONO_WITH_SIDECHAIN, _NEVER_PAINTS}),
     ),
     PluginSpec(
