@@ -705,11 +705,19 @@ impl Processor {
         for (ch, buf) in channels.iter().enumerate() {
             let ring = &mut self.dry_ring[ch];
             let dry = &mut self.dry[ch][..n];
-            let mut pos = self.ring_pos;
+            let mut w = self.ring_pos;
+            let mut r = (self.ring_pos + cap - latency) % cap;
             for (d, &x) in dry.iter_mut().zip(buf.iter()) {
-                ring[pos] = x;
-                *d = ring[(pos + cap - latency) % cap];
-                pos = if pos + 1 == cap { 0 } else { pos + 1 };
+                ring[w] = x;
+                *d = ring[r];
+                w += 1;
+                if w == cap {
+                    w = 0;
+                }
+                r += 1;
+                if r == cap {
+                    r = 0;
+                }
             }
         }
         self.ring_pos = (self.ring_pos + n) % cap;

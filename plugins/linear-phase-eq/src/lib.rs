@@ -5,8 +5,16 @@
 //! and the zero-latency biquads, `fir` for kernel design and FFT convolution); [`engine`] wires
 //! it up framework-free so that the tests run the same audio path as the plugin.
 //!
-//! Kernel design runs on nice-plug's background thread ([`Task::Design`]); the audio thread only
-//! posts changed settings and swaps in finished kernels through lock-free triple buffers.
+//! Kernel design runs on a design thread the plugin owns ([`DesignThread`]); the audio thread only
+//! posts changed settings, raises a flag, and swaps in finished kernels through lock-free triple
+//! buffers.
+//!
+//! NOTE: not nice-plug's `BackgroundTask` executor: its worker thread upgrades the plugin
+//! wrapper's `Weak` while a task runs (nice-plug 0.4.2, `src/event_loop/background_thread.rs:148`),
+//! so when the host destroys the instance during a design (tens of ms) the wrapper is dropped on
+//! the worker thread itself, which then joins itself (`:101-106`: "Resource deadlock avoided")
+//! and the next instance's shutdown panics in `drop` (`:100`) and aborts the host. The suite's
+//! CLAP harness hit exactly that.
 
 use atomic_float::AtomicF32;
 use nice_plug::prelude::*;
@@ -16,6 +24,8 @@ use shared_ui::output::OutputStage;
 use shared_ui::spectrum::SampleRing;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 mod editor;
 pub mod engine;
@@ -55,17 +65,58 @@ impl Default for EditorShared {
     }
 }
 
-/// Background work of the plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Task {
-    /// Design kernels for the newest posted settings.
-    Design,
+/// The designer, shared with the design thread. Only the design thread locks it while the
+/// plugin runs (plus `activate` on the main thread, and a non-blocking `try_lock` when the host
+/// renders offline); the audio thread never waits on it.
+type SharedDesigner = Arc<Mutex<Option<Designer>>>;
+
+/// How often the idle design thread looks for work.
+// NOTE: polling keeps the audio thread free of syscalls (no unpark/futex wake): it only stores
+// a flag. 5 ms is well below the time a design takes, and the idle cost is ~200 atomic loads/s.
+const DESIGN_POLL: Duration = Duration::from_millis(5);
+
+/// The plugin's kernel design thread: runs [`Designer::run`] whenever the audio thread raises
+/// the wake flag. Stopped and joined on drop.
+#[derive(Debug)]
+struct DesignThread {
+    /// Asks the thread to exit.
+    stop: Arc<AtomicBool>,
+    /// The thread.
+    handle: Option<JoinHandle<()>>,
 }
 
-/// The designer, shared with the background task. Only the background thread locks it while
-/// the plugin runs (plus `activate` on the main thread, and a non-blocking `try_lock` when the
-/// host renders offline); the audio thread never waits on it.
-type SharedDesigner = Arc<Mutex<Option<Designer>>>;
+impl DesignThread {
+    /// Starts the thread.
+    fn spawn(designer: SharedDesigner, wake: Arc<AtomicBool>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("postmix-eq-design".into())
+            .spawn(move || {
+                while !stop_flag.load(Ordering::Acquire) {
+                    if wake.swap(false, Ordering::AcqRel)
+                        && let Ok(mut guard) = designer.lock()
+                        && let Some(d) = guard.as_mut()
+                    {
+                        d.run();
+                    }
+                    std::thread::park_timeout(DESIGN_POLL);
+                }
+            })
+            .ok();
+        Self { stop, handle }
+    }
+}
+
+impl Drop for DesignThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = self.handle.take() {
+            h.thread().unpark();
+            let _ = h.join();
+        }
+    }
+}
 
 /// The plugin instance.
 pub struct LinearPhaseEq {
@@ -75,8 +126,10 @@ pub struct LinearPhaseEq {
     processor: Option<Processor>,
     /// The design half of the engine.
     designer: SharedDesigner,
-    /// A design task is queued and has not started yet (avoids piling up tasks while dragging).
-    task_queued: Arc<AtomicBool>,
+    /// Raised by the audio thread when new settings wait for a design.
+    wake: Arc<AtomicBool>,
+    /// The design thread (started at the first activation).
+    design_thread: Option<DesignThread>,
     /// The host renders offline: kernels are designed on the audio thread before the block.
     offline: bool,
     /// Output gain, bypass and input sanitising.
@@ -95,7 +148,8 @@ impl Default for LinearPhaseEq {
             params: Arc::new(LinearPhaseEqParams::default()),
             processor: None,
             designer: Arc::new(Mutex::new(None)),
-            task_queued: Arc::new(AtomicBool::new(false)),
+            wake: Arc::new(AtomicBool::new(false)),
+            design_thread: None,
             offline: false,
             output: OutputStage::default(),
             shared: Arc::new(EditorShared::default()),
@@ -148,25 +202,10 @@ impl Plugin for LinearPhaseEq {
 
     type Editor = nice_plug_egui::EguiEditor<editor::EqEditor>;
     type SysExMessage = ();
-    type BackgroundTask = Task;
+    type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
-    }
-
-    fn task_executor(&mut self) -> TaskExecutor<Self> {
-        let designer = self.designer.clone();
-        let queued = self.task_queued.clone();
-        Box::new(move |task| match task {
-            Task::Design => {
-                queued.store(false, Ordering::Release);
-                if let Ok(mut guard) = designer.lock()
-                    && let Some(d) = guard.as_mut()
-                {
-                    d.run();
-                }
-            }
-        })
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
@@ -191,6 +230,12 @@ impl Plugin for LinearPhaseEq {
         self.processor = Some(processor);
         if let Ok(mut guard) = self.designer.lock() {
             *guard = Some(designer);
+        }
+        if self.design_thread.is_none() {
+            self.design_thread = Some(DesignThread::spawn(
+                self.designer.clone(),
+                self.wake.clone(),
+            ));
         }
         context.set_latency_samples(self.reported_latency);
         self.shared
@@ -234,8 +279,8 @@ impl Plugin for LinearPhaseEq {
                     }),
                     Err(_) => false,
                 };
-            if !designed_here && !self.task_queued.swap(true, Ordering::AcqRel) {
-                context.execute_background(Task::Design);
+            if !designed_here {
+                self.wake.store(true, Ordering::Release);
             }
         }
 

@@ -1,0 +1,76 @@
+//! Throughput of the audio path (8 active stereo bands, medium resolution), as "x realtime"
+//! (seconds of 48 kHz stereo audio per second of wall time on this thread), at host blocks of
+//! 64 and 1024. Run with `cargo test -p postmix-linear-phase-eq --release --test throughput --
+//! --ignored --nocapture`. The CLAP-host figure comes from `cargo xtask bench`.
+
+use postmix_linear_phase_eq::engine::{BandSetting, EqSettings, Mode, Placement, SyncEngine};
+use shared_dsp::filter::{Band, BandType};
+use shared_dsp::fir::Resolution;
+use shared_dsp::signal::programme;
+use std::time::Instant;
+
+#[test]
+#[ignore = "benchmark"]
+fn medium_mode_8_bands_x_realtime() {
+    let fs = 48_000.0;
+    let seconds = 20.0;
+    let [l0, r0] = programme(fs, seconds, 1);
+    let mut s = EqSettings {
+        mode: Mode::Fir(Resolution::Medium),
+        ..EqSettings::default()
+    };
+    for i in 0..8 {
+        s.bands[i] = BandSetting {
+            band: Band::new(BandType::Bell, 40.0 * 2f64.powi(i as i32), 3.0, 1.0),
+            placement: Placement::Stereo,
+        };
+    }
+    for block in [64, 1024] {
+        let mut best = 0.0f64;
+        for _ in 0..3 {
+            let mut eng = SyncEngine::new(fs, 1024, &s);
+            let (mut l, mut r) = (l0.clone(), r0.clone());
+            let t = Instant::now();
+            eng.process_stereo(&mut l, &mut r, block, &s);
+            best = best.max(seconds / t.elapsed().as_secs_f64());
+            std::hint::black_box(&l);
+        }
+        println!("medium, 8 bands, host block {block}: {best:.0}x realtime");
+    }
+}
+
+#[test]
+#[ignore = "benchmark"]
+fn kernel_design_time_per_mode() {
+    use postmix_linear_phase_eq::engine::build;
+    let fs = 48_000.0;
+    for res in Resolution::ALL {
+        let mut s = EqSettings {
+            mode: Mode::Fir(res),
+            ..EqSettings::default()
+        };
+        let (mut p, mut d) = build(fs, 1024, &s);
+        let mut best = f64::INFINITY;
+        for k in 0..5 {
+            for i in 0..8 {
+                s.bands[i] = BandSetting {
+                    band: Band::new(
+                        BandType::Bell,
+                        40.0 * 2f64.powi(i as i32),
+                        3.0 + k as f64,
+                        1.0,
+                    ),
+                    placement: Placement::Stereo,
+                };
+            }
+            assert!(p.set_settings(&s));
+            let t = Instant::now();
+            assert!(d.run());
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        println!(
+            "{res:?}: 8 stereo bands designed and transformed in {:.1} ms",
+            best * 1e3
+        );
+    }
+}
