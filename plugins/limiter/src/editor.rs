@@ -9,6 +9,10 @@
 //! automation, the saved state and the host's display in agreement with what is heard (nice-plug
 //! offers no clean way to set a parameter from the audio thread). Learn stops when the editor
 //! closes.
+//!
+//! The output loudness / true-peak meter runs only while the editor is open (it costs about a
+//! third of the limiter's CPU time and only the editor reads it): integrated loudness and the
+//! true-peak hold count from when the editor opened, or from Reset.
 
 use nice_plug::context::gui::GuiContext;
 use nice_plug::prelude::*;
@@ -180,6 +184,7 @@ impl NiceEguiApp for LimiterEditor {
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         theme::apply(&egui_ctx);
         self.gui = Some(nice_gui_ctx);
+        self.meters.editor_open.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -360,6 +365,7 @@ impl NiceEguiApp for LimiterEditor {
 
     fn editor_closed(&mut self) {
         self.set_learning(false);
+        self.meters.editor_open.store(false, Ordering::Relaxed);
         self.gui = None;
         self.last_frame = None;
         self.history.clear();

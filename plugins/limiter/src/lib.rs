@@ -58,6 +58,8 @@ pub struct Meters {
     pub learn_reset: AtomicBool,
     /// Editor -> audio: reset the output's integrated loudness and true-peak hold.
     pub output_reset: AtomicBool,
+    /// Editor -> audio: the editor is open, run the output loudness meter.
+    pub editor_open: AtomicBool,
 }
 
 impl Default for Meters {
@@ -78,6 +80,7 @@ impl Default for Meters {
             learning: AtomicBool::new(false),
             learn_reset: AtomicBool::new(false),
             output_reset: AtomicBool::new(false),
+            editor_open: AtomicBool::new(false),
         }
     }
 }
@@ -121,7 +124,9 @@ impl Default for PostmixLimiter {
 }
 
 /// The processor settings for the current parameter values (block-level; gains are per sample).
-pub fn settings_from_params(p: &LimiterParams, learn: bool) -> Settings {
+///
+/// `learn` and `meter_output` are editor states (Learn is on; the editor is open), not parameters.
+pub fn settings_from_params(p: &LimiterParams, learn: bool, meter_output: bool) -> Settings {
     Settings {
         ceiling_db: p.ceiling_db.value(),
         release_ms: if p.auto_release.value() {
@@ -140,6 +145,7 @@ pub fn settings_from_params(p: &LimiterParams, learn: bool) -> Settings {
         unity: p.unity_gain.value(),
         bypass: p.output.bypass.value(),
         learn,
+        meter_output,
     }
 }
 
@@ -214,9 +220,10 @@ impl Plugin for PostmixLimiter {
         self.processor.set_sample_rate(buffer_config.sample_rate);
         self.processor.set_channels(channels);
         let learn = self.meters.learning.load(Ordering::Relaxed);
-        self.reported_latency = self
-            .processor
-            .configure(&settings_from_params(&self.params, learn));
+        let metering = self.meters.editor_open.load(Ordering::Relaxed);
+        self.reported_latency =
+            self.processor
+                .configure(&settings_from_params(&self.params, learn, metering));
         context.set_latency_samples(self.reported_latency as u32);
         self.meters
             .latency_samples
@@ -254,7 +261,11 @@ impl Plugin for PostmixLimiter {
 
         // Look-ahead, oversampling and peak mode are block-level settings; a change is reported
         // as a new latency (nice-plug notifies the CLAP or VST3 host).
-        let settings = settings_from_params(&self.params, m.learning.load(Ordering::Relaxed));
+        let settings = settings_from_params(
+            &self.params,
+            m.learning.load(Ordering::Relaxed),
+            m.editor_open.load(Ordering::Relaxed),
+        );
         let latency = self.processor.configure(&settings);
         if latency != self.reported_latency {
             context.set_latency_samples(latency as u32);

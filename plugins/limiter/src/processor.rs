@@ -59,6 +59,9 @@ pub struct Settings {
     pub bypass: bool,
     /// Measure the input's integrated loudness (for loudness targeting).
     pub learn: bool,
+    /// Run the output loudness / true-peak meter (the plugin turns it on while the editor is
+    /// open: it costs about a third of the limiter's own CPU time and nothing else reads it).
+    pub meter_output: bool,
 }
 
 impl Default for Settings {
@@ -78,6 +81,7 @@ impl Default for Settings {
             unity: false,
             bypass: false,
             learn: false,
+            meter_output: false,
         }
     }
 }
@@ -518,7 +522,9 @@ impl Processor {
             *b = &ch[..n];
             info.output_peak = b.iter().fold(info.output_peak, |m, v| m.max(v.abs()));
         }
-        self.out_meter.process(&bufs[..nch]);
+        if s.meter_output {
+            self.out_meter.process(&bufs[..nch]);
+        }
         info
     }
 

@@ -69,6 +69,7 @@ fn process_configure_reset_and_rate_changes_never_allocate() {
             unity: k % 8 < 5,
             bypass: k % 11 == 0,
             learn: k % 9 < 6,
+            meter_output: k % 2 == 0,
         };
         p.configure(&s);
         p.process(&mut [lc, rc], &gi, &go);

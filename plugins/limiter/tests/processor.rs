@@ -365,6 +365,7 @@ fn output_is_identical_for_block_sizes_1_17_64_1024_with_every_stage_on() {
         dc_filter: true,
         unity: true,
         learn: true,
+        meter_output: true,
         link: 0.7,
         ..Settings::default()
     };
