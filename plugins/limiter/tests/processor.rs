@@ -436,3 +436,17 @@ fn learned_loudness_of_the_input_ignores_the_input_gain() {
         "learned {learned} LUFS, input {want} LUFS"
     );
 }
+
+#[test]
+fn default_parameters_map_to_the_default_settings() {
+    use postmix_limiter::{LimiterParams, settings_from_params};
+    let p = LimiterParams::default();
+    assert_eq!(settings_from_params(&p, false, false), Settings::default());
+    let mut proc = Processor::new(64);
+    proc.set_sample_rate(48_000.0);
+    let latency = proc.configure(&Settings::default());
+    // 2 ms look-ahead (96 samples) plus the 4x oversampler's round trip.
+    eprintln!("default latency at 48 kHz: {latency} samples");
+    assert!(latency >= 96);
+    assert_eq!(proc.oversampling(), 4);
+}
