@@ -424,7 +424,8 @@ pub struct Processor {
     x_in: Vec<f32>,
     /// Mid copy for the M->S convolver.
     y_in: Vec<f32>,
-    /// Input history for the dry path, per channel (capacity: longest latency + 1).
+    /// Input history for the dry path, per channel (capacity: longest latency + `max_block`, so
+    /// a whole block can be written before it is read).
     dry_ring: [Vec<f32>; 2],
     /// Next write position in `dry_ring`.
     ring_pos: usize,
@@ -490,7 +491,10 @@ pub fn build(fs: f64, max_block: usize, settings: &EqSettings) -> (Processor, De
         side: vec![0.0; CHUNK],
         x_in: vec![0.0; CHUNK],
         y_in: vec![0.0; CHUNK],
-        dry_ring: [vec![0.0; max_latency + 1], vec![0.0; max_latency + 1]],
+        dry_ring: [
+            vec![0.0; max_latency + max_block],
+            vec![0.0; max_latency + max_block],
+        ],
         ring_pos: 0,
         dry: [vec![0.0; max_block], vec![0.0; max_block]],
     };
@@ -699,28 +703,33 @@ impl Processor {
         assert!(channels.iter().all(|c| c.len() == n));
         self.poll_kernels();
 
-        // Dry path, delayed by the latency in effect for this block.
+        // Dry path, delayed by the latency in effect for this block (segment copies: the
+        // ring is longer than the latency, so each block is at most two contiguous pieces).
         let latency = self.latency();
         let cap = self.dry_ring[0].len();
+        let w0 = self.ring_pos;
+        let r0 = (w0 + cap - latency) % cap;
         for (ch, buf) in channels.iter().enumerate() {
             let ring = &mut self.dry_ring[ch];
             let dry = &mut self.dry[ch][..n];
-            let mut w = self.ring_pos;
-            let mut r = (self.ring_pos + cap - latency) % cap;
-            for (d, &x) in dry.iter_mut().zip(buf.iter()) {
-                ring[w] = x;
-                *d = ring[r];
-                w += 1;
-                if w == cap {
-                    w = 0;
-                }
-                r += 1;
-                if r == cap {
-                    r = 0;
-                }
+            let mut done = 0;
+            let mut w = w0;
+            while done < n {
+                let m = (n - done).min(cap - w);
+                ring[w..w + m].copy_from_slice(&buf[done..done + m]);
+                done += m;
+                w = (w + m) % cap;
+            }
+            let mut done = 0;
+            let mut r = r0;
+            while done < n {
+                let m = (n - done).min(cap - r);
+                dry[done..done + m].copy_from_slice(&ring[r..r + m]);
+                done += m;
+                r = (r + m) % cap;
             }
         }
-        self.ring_pos = (self.ring_pos + n) % cap;
+        self.ring_pos = (w0 + n) % cap;
 
         let mut start = 0;
         while start < n {

@@ -514,3 +514,26 @@ fn kernel_changes_do_not_click() {
     let bound = 2.0 * std::f32::consts::PI * 1000.0 / fs as f32 * 0.25 * 3.99 * 1.05;
     assert!(max_step <= bound, "step {max_step} > {bound}");
 }
+
+#[test]
+fn dry_path_is_the_input_delayed_by_the_latency_at_any_block_size() {
+    let fs = 48_000.0;
+    let [l0, _] = programme(fs, 0.5, 8);
+    for mode in [Mode::ZeroLatency, Mode::Fir(Resolution::Low)] {
+        for block in [1, 64, 4096] {
+            let s = settings(mode, &busy_bands());
+            let mut eng = SyncEngine::new(fs, 4096, &s);
+            let lat = eng.latency();
+            let mut dry = Vec::new();
+            for c in l0.chunks(block) {
+                let (mut a, mut b) = (c.to_vec(), c.to_vec());
+                eng.process(&mut [&mut a[..], &mut b[..]], &s);
+                dry.extend_from_slice(&eng.processor.dry()[0][..c.len()]);
+            }
+            for (i, d) in dry.iter().enumerate() {
+                let want = if i >= lat { l0[i - lat] } else { 0.0 };
+                assert_eq!(*d, want, "{mode:?} block {block} sample {i}");
+            }
+        }
+    }
+}
