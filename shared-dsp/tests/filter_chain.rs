@@ -145,7 +145,13 @@ fn gain_steps_are_smoothed_and_would_click_without_smoothing() {
     // +-18 dB steps every 100 blocks. With the default smoothing the output stays within the
     // slope bound of the loudest sine; with smoothing off the same steps exceed it (so this
     // test can fail).
-    let steps = |i: usize| if (i / 100) % 2 == 0 { -18.0 } else { 18.0 };
+    let steps = |i: usize| {
+        if (i / 100).is_multiple_of(2) {
+            -18.0
+        } else {
+            18.0
+        }
+    };
     let (jump, bound) = click_run(steps, 10.0);
     let (raw, _) = click_run(steps, 0.0);
     println!("gain steps: smoothed max jump {jump:.4}, unsmoothed {raw:.4}, bound {bound:.4}");
