@@ -539,8 +539,9 @@ pub struct Strip {
     listen: LinearRamp,
     /// Auto attack: peak envelope (linear) and mean-square envelope of the compressor input.
     crest_env: (f32, f32),
-    /// Auto attack: peak and sum of squares of the current sub-block so far.
-    crest_acc: (f32, f32),
+    /// Auto attack: peak and, per channel, the sum of squares of the current sub-block so far
+    /// (per channel so the summation order does not depend on the host's block split).
+    crest_acc: (f32, [f32; MAX_CHANNELS]),
     /// Scratch: the dry copy of a section while crossfading.
     dry_scratch: [[f32; SUB_BLOCK]; MAX_CHANNELS],
     /// Scratch: gate key / listen signal.
@@ -590,7 +591,7 @@ impl Strip {
             pan: LinearRamp::new(0.0, GLIDE_MS),
             listen: LinearRamp::new(0.0, FADE_MS),
             crest_env: (0.0, 0.0),
-            crest_acc: (0.0, 0.0),
+            crest_acc: (0.0, [0.0; MAX_CHANNELS]),
             dry_scratch: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             key_buf: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             comp_key: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
@@ -677,7 +678,7 @@ impl Strip {
         self.sat_delay.reset();
         self.dry_delay.reset();
         self.crest_env = (0.0, 0.0);
-        self.crest_acc = (0.0, 0.0);
+        self.crest_acc = (0.0, [0.0; MAX_CHANNELS]);
     }
 
     /// The settings in force.
@@ -821,6 +822,10 @@ impl Strip {
                 eq.reset();
             }
             self.sat.reset();
+            // NOTE: resetting the engines after their setters lands the makeup smoother on its
+            // target instead of gliding there from 0 dB.
+            self.gate.reset();
+            self.comp.reset();
             self.primed = true;
         }
         self.settings = *s;
@@ -868,7 +873,7 @@ impl Strip {
     /// Sub-block bookkeeping: the auto attack's crest envelopes advance once per sub-block.
     fn end_sub_block(&mut self) {
         let (pk, sq) = self.crest_acc;
-        let ms = sq / SUB_BLOCK as f32;
+        let ms = (sq[0] + sq[1]) / SUB_BLOCK as f32;
         // ~50 ms release of the peak envelope and ~50 ms averaging of the mean square, per
         // sub-block of 64 samples (1.3 ms at 48 kHz).
         let k = (-(SUB_BLOCK as f32) / (0.05 * self.fs)).exp();
@@ -879,7 +884,7 @@ impl Strip {
             if ep.is_finite() { ep } else { 0.0 },
             if em.is_finite() { em } else { 0.0 },
         );
-        self.crest_acc = (0.0, 0.0);
+        self.crest_acc = (0.0, [0.0; MAX_CHANNELS]);
     }
 
     /// One piece of at most `SUB_BLOCK` samples inside one sub-block.
@@ -1076,10 +1081,10 @@ impl Strip {
         }
         if s.comp_attack_mode == AttackMode::Auto {
             let (mut pk, mut sq) = self.crest_acc;
-            for b in bufs.iter() {
+            for (b, acc) in bufs.iter().zip(sq.iter_mut()) {
                 for &x in b.iter() {
                     pk = pk.max(x.abs());
-                    sq += x * x / nch as f32;
+                    *acc += x * x / nch as f32;
                 }
             }
             self.crest_acc = (pk, sq);
