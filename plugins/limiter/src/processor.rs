@@ -209,11 +209,19 @@ impl Processor {
 
     /// Sets the sample rate (no allocation) and clears the state.
     ///
-    /// # Panics
-    /// If `fs` is above 192 kHz.
+    /// The limiter is built for rates up to 192 kHz; above that it runs as if at 192 kHz, so its
+    /// look-ahead and release times shrink by `192 kHz / fs` (the ceiling, which the limiter
+    /// holds sample by sample, and the reported latency stay exact).
     pub fn set_sample_rate(&mut self, fs: f32) {
+        let fs = if fs.is_finite() && fs > 0.0 {
+            fs
+        } else {
+            48_000.0
+        };
         self.fs = fs;
-        self.limiter.set_sample_rate(fs);
+        // NOTE: shared_dsp's limiter asserts fs <= 192 kHz (its delay lines are sized for
+        // 10 ms there); hosts do offer 384 and 768 kHz, which must not abort the host.
+        self.limiter.set_sample_rate(fs.min(MAX_SAMPLE_RATE));
         for f in &mut self.dc {
             f.set_sample_rate(fs as f64);
         }
@@ -516,7 +524,15 @@ impl Processor {
             }
         }
 
-        // 9. Output meters.
+        // 9. No subnormal leaves the plugin (hosts and the next plugin pay for them), then the
+        // output meters.
+        for ch in audio.iter_mut() {
+            for v in ch[..n].iter_mut() {
+                if v.abs() < f32::MIN_POSITIVE {
+                    *v = 0.0;
+                }
+            }
+        }
         let mut bufs: [&[f32]; MAX_CHANNELS] = [&[], &[]];
         for (b, ch) in bufs.iter_mut().zip(audio.iter()) {
             *b = &ch[..n];
@@ -566,7 +582,9 @@ impl Processor {
                 };
                 // NOTE: only restores loudness the limiter took away (never attenuates below the
                 // gain-matched level) and at most 24 dB.
-                let loss = diff.map_or(0.0, |d| d.clamp(0.0, 24.0) as f32);
+                let loss = diff
+                    .filter(|d| d.is_finite())
+                    .map_or(0.0, |d| d.clamp(0.0, 24.0) as f32);
                 self.unity_loss.set_target(loss);
             }
             i = end;

@@ -450,3 +450,29 @@ fn default_parameters_map_to_the_default_settings() {
     assert!(latency >= 96);
     assert_eq!(proc.oversampling(), 4);
 }
+
+#[test]
+fn rates_from_1_khz_to_768_khz_activate_and_give_finite_output_at_the_reported_latency() {
+    for fs in [
+        1234.5678f32,
+        8000.0,
+        22_050.0,
+        192_000.0,
+        384_000.0,
+        768_000.0,
+    ] {
+        let s = Settings {
+            unity: true,
+            dc_filter: true,
+            meter_output: true,
+            ..Settings::default()
+        };
+        let at = 2000;
+        let mut x = vec![vec![0.0f32; at + 8000]; 2];
+        x[0][at] = 0.5;
+        x[1][at] = 0.5;
+        let (y, latency) = run(fs, &s, &x, 512, 0.0, 0.0);
+        assert!(y.iter().flatten().all(|v| v.is_finite()), "{fs} Hz");
+        assert_eq!(argmax_abs(&y[0]), at + latency, "{fs} Hz");
+    }
+}
