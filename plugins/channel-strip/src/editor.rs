@@ -23,9 +23,9 @@ use crate::strip::SHELF_MAX_Q;
 use crate::{ChannelStripParams, Meters, ShapeChoice, settings_from_params};
 
 /// Editor size in logical pixels.
-pub const SIZE: (u32, u32) = (1240, 640);
+pub const SIZE: (u32, u32) = (1520, 720);
 /// Smallest editor size in logical pixels.
-pub const MIN_SIZE: (u32, u32) = (1000, 560);
+pub const MIN_SIZE: (u32, u32) = (1100, 600);
 /// Bottom and top of the level meters, dB.
 const METER_DB: (f32, f32) = (-60.0, 6.0);
 /// Gain-reduction meter scale, dB.
@@ -85,10 +85,10 @@ pub fn default_state() -> Arc<EguiEditorState> {
     )
 }
 
-/// One labelled slider row in a grid.
-fn row<P: Param>(ui: &mut egui::Ui, setter: &ParamSetter, param: &P) {
-    ui.label(param.name());
-    ui.add(ParamSlider::for_param(param, setter).with_width(92.0));
+/// One slider row in a grid with a short label (the full name is the hover text).
+fn row<P: Param>(ui: &mut egui::Ui, setter: &ParamSetter, label: &str, param: &P) {
+    ui.label(label).on_hover_text(param.name());
+    ui.add(ParamSlider::for_param(param, setter).with_width(64.0));
     ui.end_row();
 }
 
@@ -119,7 +119,6 @@ fn section(
         });
         egui::Grid::new(title).num_columns(2).show(ui, body);
     });
-    ui.separator();
 }
 
 fn level_label(db: f32) -> String {
@@ -303,7 +302,7 @@ impl NiceEguiApp for ChannelStripEditor {
                     actions = eq_view(
                         ui,
                         &mut self.eq_state,
-                        egui::vec2(w, 190.0),
+                        egui::vec2(w, 170.0),
                         &range,
                         &curve,
                         &nodes,
@@ -312,33 +311,40 @@ impl NiceEguiApp for ChannelStripEditor {
                     ui.add_space(6.0);
                     egui::ScrollArea::both().show(ui, |ui| {
                         ui.horizontal_top(|ui| {
-                            section(ui, &setter, "Input", None, |ui| {
-                                row(ui, &setter, &p.trim);
-                                row(ui, &setter, &p.invert_left);
-                                row(ui, &setter, &p.invert_right);
+                            ui.vertical(|ui| {
+                                section(ui, &setter, "Input", None, |ui| {
+                                    row(ui, &setter, "Trim", &p.trim);
+                                    row(ui, &setter, "Inv L", &p.invert_left);
+                                    row(ui, &setter, "Inv R", &p.invert_right);
+                                });
+                                ui.add_space(12.0);
+                                section(ui, &setter, "Filters", Some(&p.filters_bypass), |ui| {
+                                    row(ui, &setter, "HPF", &p.hpf_slope);
+                                    row(ui, &setter, "HPF Hz", &p.hpf_hz);
+                                    row(ui, &setter, "LPF", &p.lpf_slope);
+                                    row(ui, &setter, "LPF Hz", &p.lpf_hz);
+                                });
                             });
-                            section(ui, &setter, "Filters", Some(&p.filters_bypass), |ui| {
-                                row(ui, &setter, &p.hpf_slope);
-                                row(ui, &setter, &p.hpf_hz);
-                                row(ui, &setter, &p.lpf_slope);
-                                row(ui, &setter, &p.lpf_hz);
-                            });
+                            ui.separator();
                             let eq_section = |ui: &mut egui::Ui| {
                                 section(ui, &setter, "EQ", Some(&p.eq_bypass), |ui| {
-                                    row(ui, &setter, &p.lf_shape);
-                                    row(ui, &setter, &p.lf_hz);
-                                    row(ui, &setter, &p.lf_gain_db);
-                                    row(ui, &setter, &p.lf_q);
-                                    row(ui, &setter, &p.lmf_hz);
-                                    row(ui, &setter, &p.lmf_gain_db);
-                                    row(ui, &setter, &p.lmf_q);
-                                    row(ui, &setter, &p.hmf_hz);
-                                    row(ui, &setter, &p.hmf_gain_db);
-                                    row(ui, &setter, &p.hmf_q);
-                                    row(ui, &setter, &p.hf_shape);
-                                    row(ui, &setter, &p.hf_hz);
-                                    row(ui, &setter, &p.hf_gain_db);
-                                    row(ui, &setter, &p.hf_q);
+                                    row(ui, &setter, "LF", &p.lf_shape);
+                                    row(ui, &setter, "LF Hz", &p.lf_hz);
+                                    row(ui, &setter, "LF dB", &p.lf_gain_db);
+                                    row(ui, &setter, "LF Q", &p.lf_q);
+                                    row(ui, &setter, "LMF Hz", &p.lmf_hz);
+                                    row(ui, &setter, "LMF dB", &p.lmf_gain_db);
+                                    row(ui, &setter, "LMF Q", &p.lmf_q);
+                                });
+                                ui.separator();
+                                section(ui, &setter, "HMF / HF", None, |ui| {
+                                    row(ui, &setter, "HMF Hz", &p.hmf_hz);
+                                    row(ui, &setter, "HMF dB", &p.hmf_gain_db);
+                                    row(ui, &setter, "HMF Q", &p.hmf_q);
+                                    row(ui, &setter, "HF", &p.hf_shape);
+                                    row(ui, &setter, "HF Hz", &p.hf_hz);
+                                    row(ui, &setter, "HF dB", &p.hf_gain_db);
+                                    row(ui, &setter, "HF Q", &p.hf_q);
                                     if p.lf_shape.value() == ShapeChoice::Shelf
                                         || p.hf_shape.value() == ShapeChoice::Shelf
                                     {
@@ -349,50 +355,57 @@ impl NiceEguiApp for ChannelStripEditor {
                             };
                             let dyn_section = |ui: &mut egui::Ui| {
                                 section(ui, &setter, "Gate", Some(&p.gate_bypass), |ui| {
-                                    row(ui, &setter, &p.gate_mode);
-                                    row(ui, &setter, &p.gate_threshold_db);
-                                    row(ui, &setter, &p.gate_range_db);
-                                    row(ui, &setter, &p.gate_ratio);
-                                    row(ui, &setter, &p.gate_attack_ms);
-                                    row(ui, &setter, &p.gate_hold_ms);
-                                    row(ui, &setter, &p.gate_release_ms);
-                                    row(ui, &setter, &p.gate_hysteresis_db);
-                                    row(ui, &setter, &p.key_filter);
-                                    row(ui, &setter, &p.key_hpf_hz);
-                                    row(ui, &setter, &p.key_lpf_hz);
-                                    row(ui, &setter, &p.key_external);
-                                    row(ui, &setter, &p.key_listen);
+                                    row(ui, &setter, "Mode", &p.gate_mode);
+                                    row(ui, &setter, "Thresh", &p.gate_threshold_db);
+                                    row(ui, &setter, "Range", &p.gate_range_db);
+                                    row(ui, &setter, "Ratio", &p.gate_ratio);
+                                    row(ui, &setter, "Attack", &p.gate_attack_ms);
+                                    row(ui, &setter, "Hold", &p.gate_hold_ms);
+                                    row(ui, &setter, "Release", &p.gate_release_ms);
+                                    row(ui, &setter, "Hyst", &p.gate_hysteresis_db);
+                                    row(ui, &setter, "Key Flt", &p.key_filter);
+                                    row(ui, &setter, "Key HP", &p.key_hpf_hz);
+                                    row(ui, &setter, "Key LP", &p.key_lpf_hz);
+                                    row(ui, &setter, "Ext Key", &p.key_external);
+                                    row(ui, &setter, "Listen", &p.key_listen);
                                 });
+                                ui.separator();
                                 section(ui, &setter, "Compressor", Some(&p.comp_bypass), |ui| {
-                                    row(ui, &setter, &p.comp_threshold_db);
-                                    row(ui, &setter, &p.comp_ratio_step);
-                                    row(ui, &setter, &p.comp_attack_mode);
-                                    row(ui, &setter, &p.comp_attack_ms);
-                                    row(ui, &setter, &p.comp_release_ms);
-                                    row(ui, &setter, &p.comp_auto_release);
-                                    row(ui, &setter, &p.comp_knee_db);
-                                    row(ui, &setter, &p.comp_auto_makeup);
-                                    row(ui, &setter, &p.comp_mix);
-                                    row(ui, &setter, &p.eq_to_sidechain);
+                                    row(ui, &setter, "Thresh", &p.comp_threshold_db);
+                                    row(ui, &setter, "Ratio", &p.comp_ratio_step);
+                                    row(ui, &setter, "Atk Mode", &p.comp_attack_mode);
+                                    row(ui, &setter, "Attack", &p.comp_attack_ms);
+                                    row(ui, &setter, "Release", &p.comp_release_ms);
+                                    row(ui, &setter, "Auto Rel", &p.comp_auto_release);
+                                    row(ui, &setter, "Knee", &p.comp_knee_db);
+                                    row(ui, &setter, "Auto Gain", &p.comp_auto_makeup);
+                                    row(ui, &setter, "Mix", &p.comp_mix);
+                                    row(ui, &setter, "EQ > SC", &p.eq_to_sidechain);
                                 });
                             };
                             if p.dynamics_first.value() {
                                 dyn_section(ui);
+                                ui.separator();
                                 eq_section(ui);
                             } else {
                                 eq_section(ui);
+                                ui.separator();
                                 dyn_section(ui);
                             }
-                            section(ui, &setter, "Saturation", Some(&p.sat_bypass), |ui| {
-                                row(ui, &setter, &p.sat_drive_db);
-                                row(ui, &setter, &p.sat_character);
-                            });
-                            section(ui, &setter, "Output", None, |ui| {
-                                row(ui, &setter, &p.dynamics_first);
-                                row(ui, &setter, &p.width);
-                                row(ui, &setter, &p.pan);
-                                row(ui, &setter, &p.output.output_gain);
-                                row(ui, &setter, &p.output.bypass);
+                            ui.separator();
+                            ui.vertical(|ui| {
+                                section(ui, &setter, "Saturation", Some(&p.sat_bypass), |ui| {
+                                    row(ui, &setter, "Drive", &p.sat_drive_db);
+                                    row(ui, &setter, "Char", &p.sat_character);
+                                });
+                                ui.add_space(12.0);
+                                section(ui, &setter, "Output", None, |ui| {
+                                    row(ui, &setter, "Dyn Pre", &p.dynamics_first);
+                                    row(ui, &setter, "Width", &p.width);
+                                    row(ui, &setter, "Pan", &p.pan);
+                                    row(ui, &setter, "Output", &p.output.output_gain);
+                                    row(ui, &setter, "Bypass", &p.output.bypass);
+                                });
                             });
                         });
                     });

@@ -178,8 +178,8 @@ pub enum CharacterChoice {
 }
 
 fn freq(name: &str, default: f32, min: f32, max: f32) -> FloatParam {
+    // NOTE: no unit: the Hz/kHz formatter writes it.
     FloatParam::new(name, default, freq_range(min, max))
-        .with_unit(" Hz")
         .with_value_to_string(formatters::v2s_f32_hz_then_khz(2))
         .with_string_to_value(formatters::s2v_f32_hz_then_khz())
 }
