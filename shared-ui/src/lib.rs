@@ -7,6 +7,7 @@
 pub mod dynamics_view;
 pub mod editor;
 pub mod eq_view;
+pub mod latency;
 pub mod limiter_view;
 pub mod loudness_view;
 pub mod meter;

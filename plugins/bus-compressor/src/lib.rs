@@ -125,6 +125,10 @@ impl Plugin for BusCompressor {
     type SysExMessage = ();
     type BackgroundTask = ();
 
+    fn filter_state(state: &mut PluginState) {
+        shared_ui::state::sanitize_state::<BusCompressorParams>(state);
+    }
+
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
     }
@@ -183,7 +187,7 @@ impl Plugin for BusCompressor {
             .processor
             .set_lookahead_ms(self.params.lookahead_ms.value());
         if latency != self.reported_latency {
-            context.set_latency_samples(latency as u32);
+            shared_ui::latency::report_latency_change(context, latency as u32);
             self.reported_latency = latency;
         }
 

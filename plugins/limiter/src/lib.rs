@@ -190,6 +190,10 @@ impl Plugin for PostmixLimiter {
     type SysExMessage = ();
     type BackgroundTask = ();
 
+    fn filter_state(state: &mut PluginState) {
+        shared_ui::state::sanitize_state::<LimiterParams>(state);
+    }
+
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
     }
@@ -268,7 +272,7 @@ impl Plugin for PostmixLimiter {
         );
         let latency = self.processor.configure(&settings);
         if latency != self.reported_latency {
-            context.set_latency_samples(latency as u32);
+            shared_ui::latency::report_latency_change(context, latency as u32);
             self.reported_latency = latency;
             m.latency_samples.store(latency as u32, Ordering::Relaxed);
         }

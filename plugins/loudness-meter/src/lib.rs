@@ -111,6 +111,10 @@ impl Plugin for LoudnessMeter {
     type SysExMessage = ();
     type BackgroundTask = ();
 
+    fn filter_state(state: &mut PluginState) {
+        shared_ui::state::sanitize_state::<LoudnessMeterParams>(state);
+    }
+
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
     }
