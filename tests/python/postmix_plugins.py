@@ -62,6 +62,7 @@ class PluginSpec:
 # Out-of-range values in a saved state are applied unclamped: out_gain 1000.0 gives +60 dB,
 # 1e39 gives an infinite gain (non-finite output), -3.0 inverts the polarity, while the host
 # is told +24 dB / -24 dB (nice-plug's FloatParam::set_plain_value does not clamp on state load).
+# Fixed by shared_ui::state::sanitize_state in a plugin's Plugin::filter_state.
 _UNCLAMPED_STATE = "state_out_of_range_clamped"
 # nice-plug 0.4.2's VST3 setBusArrangements (src/wrapper/vst3/wrapper.rs:858) compares the aux
 # input ports against the arrangement one index too early (the main bus), so a layout with a
@@ -87,7 +88,7 @@ PLUGINS: tuple[PluginSpec, ...] = (
         name="Postmix Bus Compressor",
         # Defaults compress (threshold -20 dB, ratio 4:1): a real compressor, not a shell.
         transparent_at_default=False,
-        known_bugs=frozenset({_UNCLAMPED_STATE, _MONO_WITH_SIDECHAIN, _NEVER_PAINTS}),
+        known_bugs=frozenset({_MONO_WITH_SIDECHAIN, _NEVER_PAINTS}),
     ),
     PluginSpec(
         crate="linear-phase-eq",
@@ -102,14 +103,14 @@ PLUGINS: tuple[PluginSpec, ...] = (
         # rate (193 samples at 48 kHz). The impulse test checks report == real delay.
         transparent_at_default=False,
         latency_at_default=None,
-        known_bugs=frozenset({_UNCLAMPED_STATE, _NEVER_PAINTS}),
+        known_bugs=frozenset({_NEVER_PAINTS}),
     ),
     PluginSpec(
         crate="loudness-meter",
         name="Postmix Loudness Meter",
         # Metering also accepts 5.0 and 5.1 (BS.1770 weights surround channels).
         channel_counts=(1, 2, 5, 6),
-        known_bugs=frozenset({_UNCLAMPED_STATE, _NEVER_PAINTS}),
+        known_bugs=frozenset({_NEVER_PAINTS}),
     ),
 )
 
