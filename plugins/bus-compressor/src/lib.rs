@@ -111,7 +111,10 @@ impl Plugin for BusCompressor {
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(1),
             main_output_channels: NonZeroU32::new(1),
-            aux_input_ports: &[new_nonzero_u32(2)],
+            // NOTE: a mono key on a mono track. nice-plug 0.4.2's VST3 bus check
+            // (wrapper/vst3/wrapper.rs, setBusArrangements) compares the sidechain against the
+            // main bus, so mono main + stereo sidechain is refused by every VST3 host.
+            aux_input_ports: &[new_nonzero_u32(1)],
             names: PortNames {
                 layout: Some("Mono"),
                 aux_inputs: &["Sidechain"],

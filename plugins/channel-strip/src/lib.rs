@@ -81,7 +81,10 @@ impl Plugin for ChannelStrip {
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(1),
             main_output_channels: NonZeroU32::new(1),
-            aux_input_ports: &[new_nonzero_u32(2)],
+            // NOTE: a mono key on a mono track. nice-plug 0.4.2's VST3 bus check
+            // (wrapper/vst3/wrapper.rs, setBusArrangements) compares the sidechain against the
+            // main bus, so mono main + stereo sidechain is refused by every VST3 host.
+            aux_input_ports: &[new_nonzero_u32(1)],
             names: PortNames {
                 layout: Some("Mono"),
                 aux_inputs: &["Sidechain"],
@@ -94,6 +97,10 @@ impl Plugin for ChannelStrip {
     type Editor = EguiEditor<editor::ChannelStripEditor>;
     type SysExMessage = ();
     type BackgroundTask = ();
+
+    fn filter_state(state: &mut PluginState) {
+        shared_ui::state::sanitize_state::<ChannelStripParams>(state);
+    }
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
