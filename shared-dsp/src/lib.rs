@@ -18,4 +18,5 @@ pub mod oversampling;
 pub mod saturation;
 pub mod signal;
 pub mod smoothing;
+pub mod testing;
 pub mod util;

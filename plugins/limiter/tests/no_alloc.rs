@@ -4,34 +4,8 @@
 use postmix_limiter::processor::{Processor, Settings};
 use shared_dsp::limiter::Character;
 use shared_dsp::signal::programme;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
-/// Counts allocations made on the thread while `WATCH` is set.
-struct Counting;
-
-thread_local! {
-    static WATCH: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if WATCH.with(|w| w.get()) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if WATCH.with(|w| w.get()) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use shared_dsp::testing::{COUNT, Counting, WATCH};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
