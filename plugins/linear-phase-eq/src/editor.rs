@@ -199,6 +199,7 @@ impl NiceEguiApp for EqEditor {
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         theme::apply(&egui_ctx);
         self.gui = Some(nice_gui_ctx);
+        self.shared.analyzer_wanted.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -211,6 +212,9 @@ impl NiceEguiApp for EqEditor {
         let fs = self.shared.sample_rate.load(Ordering::Relaxed);
         let latency = self.shared.latency.load(Ordering::Relaxed);
         let (level, hold) = self.meter.update(self.shared.output_meter.take(), dt);
+        self.shared
+            .analyzer_wanted
+            .store(self.analyzer_on, Ordering::Relaxed);
         if self.analyzer_on {
             self.pre.update(&self.shared.pre, dt);
             self.post.update(&self.shared.post, dt);
@@ -358,6 +362,7 @@ impl NiceEguiApp for EqEditor {
     }
 
     fn editor_closed(&mut self) {
+        self.shared.analyzer_wanted.store(false, Ordering::Relaxed);
         self.gui = None;
         self.last_frame = None;
     }

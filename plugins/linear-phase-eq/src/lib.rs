@@ -51,6 +51,9 @@ pub struct EditorShared {
     pub sample_rate: AtomicF32,
     /// Latency reported to the host, samples.
     pub latency: AtomicU32,
+    /// The editor is open and wants analyzer samples (the audio thread skips the rings
+    /// otherwise).
+    pub analyzer_wanted: AtomicBool,
 }
 
 impl Default for EditorShared {
@@ -61,6 +64,7 @@ impl Default for EditorShared {
             post: SampleRing::new(ANALYZER_RING),
             sample_rate: AtomicF32::new(0.0),
             latency: AtomicU32::new(0),
+            analyzer_wanted: AtomicBool::new(false),
         }
     }
 }
@@ -285,7 +289,10 @@ impl Plugin for LinearPhaseEq {
         }
 
         let channels = buffer.channels().min(2);
-        push_mono(&self.shared.pre, &buffer.as_slice()[..channels]);
+        let analyzer = self.shared.analyzer_wanted.load(Ordering::Relaxed);
+        if analyzer {
+            push_mono(&self.shared.pre, &buffer.as_slice()[..channels]);
+        }
         processor.process(&mut buffer.as_slice()[..channels]);
 
         let latency = processor.latency() as u32;
@@ -302,7 +309,9 @@ impl Plugin for LinearPhaseEq {
             &self.shared.output_meter,
             Some(&dry[..channels]),
         );
-        push_mono(&self.shared.post, &buffer.as_slice()[..channels]);
+        if analyzer {
+            push_mono(&self.shared.post, &buffer.as_slice()[..channels]);
+        }
         ProcessStatus::Normal
     }
 }
