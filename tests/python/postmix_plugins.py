@@ -97,7 +97,10 @@ PLUGINS: tuple[PluginSpec, ...] = (
     PluginSpec(
         crate="linear-phase-eq",
         name="Postmix Linear-Phase EQ",
-        known_bugs=frozenset({_UNCLAMPED_STATE, _NEVER_PAINTS}),
+        # Default: Medium resolution, all bands off: transparent, delayed by a rate-dependent
+        # latency (6512 samples at 48 kHz) that pedalboard compensates.
+        latency_at_default=None,
+        known_bugs=frozenset({_NEVER_PAINTS}),
     ),
     PluginSpec(
         crate="limiter",

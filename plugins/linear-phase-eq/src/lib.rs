@@ -208,6 +208,10 @@ impl Plugin for LinearPhaseEq {
     type SysExMessage = ();
     type BackgroundTask = ();
 
+    fn filter_state(state: &mut PluginState) {
+        shared_ui::state::sanitize_state::<LinearPhaseEqParams>(state);
+    }
+
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
     }
@@ -297,7 +301,7 @@ impl Plugin for LinearPhaseEq {
 
         let latency = processor.latency() as u32;
         if latency != self.reported_latency {
-            context.set_latency_samples(latency);
+            shared_ui::latency::report_latency_change(context, latency);
             self.reported_latency = latency;
             self.shared.latency.store(latency, Ordering::Relaxed);
         }

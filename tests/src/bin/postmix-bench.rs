@@ -22,7 +22,42 @@ use std::process::ExitCode;
 ///
 /// A setting naming a parameter the plugin does not have is an error, so stale entries surface.
 const BENCH_SETTINGS: &[(&str, &str, f64)] = &[
-    // e.g. ("org.postmix.limiter", "oversampling", 2.0),
+    // Bus compressor: RMS detector, auto release (issue 5).
+    ("org.postmix.bus-compressor", "det", 1.0),
+    ("org.postmix.bus-compressor", "auto_rel", 1.0),
+    // Limiter: true peak, 4x (choice index 2), +6.5 dB input (~6 dB GR into -1 dBTP) (issue 4).
+    ("org.postmix.limiter", "tp", 1.0),
+    ("org.postmix.limiter", "os", 2.0),
+    ("org.postmix.limiter", "in_gain", 0.3268),
+    // Linear-phase EQ: medium resolution (index 2), 8 bands on at +6 dB (issue 6).
+    ("org.postmix.linear-phase-eq", "res", 2.0),
+    ("org.postmix.linear-phase-eq", "b1_on", 1.0),
+    ("org.postmix.linear-phase-eq", "b1_gain", 0.6),
+    ("org.postmix.linear-phase-eq", "b2_on", 1.0),
+    ("org.postmix.linear-phase-eq", "b2_gain", 0.6),
+    ("org.postmix.linear-phase-eq", "b3_on", 1.0),
+    ("org.postmix.linear-phase-eq", "b3_gain", 0.6),
+    ("org.postmix.linear-phase-eq", "b4_on", 1.0),
+    ("org.postmix.linear-phase-eq", "b4_gain", 0.6),
+    ("org.postmix.linear-phase-eq", "b5_on", 1.0),
+    ("org.postmix.linear-phase-eq", "b5_gain", 0.6),
+    ("org.postmix.linear-phase-eq", "b6_on", 1.0),
+    ("org.postmix.linear-phase-eq", "b6_gain", 0.6),
+    ("org.postmix.linear-phase-eq", "b7_on", 1.0),
+    ("org.postmix.linear-phase-eq", "b7_gain", 0.6),
+    ("org.postmix.linear-phase-eq", "b8_on", 1.0),
+    ("org.postmix.linear-phase-eq", "b8_gain", 0.6),
+    // Channel strip: every section engaged: 12 dB/oct HPF and LPF, 4 bands, gate,
+    // compressor, 2x saturation (issue 7).
+    ("org.postmix.channel-strip", "hpf_slope", 1.0),
+    ("org.postmix.channel-strip", "lpf_slope", 1.0),
+    ("org.postmix.channel-strip", "lf_gain", 0.6),
+    ("org.postmix.channel-strip", "lmf_gain", 0.4),
+    ("org.postmix.channel-strip", "hmf_gain", 0.6),
+    ("org.postmix.channel-strip", "hf_gain", 0.6),
+    ("org.postmix.channel-strip", "gate_byp", 0.0),
+    ("org.postmix.channel-strip", "comp_byp", 0.0),
+    ("org.postmix.channel-strip", "sat_byp", 0.0),
 ];
 
 /// Sample rate of the benchmark signal.
