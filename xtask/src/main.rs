@@ -269,7 +269,9 @@ fn python_venv() -> Result<PathBuf> {
         ]))?;
         std::fs::write(&stamp, wanted)?;
     }
-    Ok(std::fs::canonicalize(python)?)
+    // NOTE: not canonicalize(): the venv python is a symlink to the base interpreter, and
+    // resolving it would leave the venv (and its packages) behind.
+    Ok(std::env::current_dir()?.join(python))
 }
 
 /// Finds a program on PATH.
