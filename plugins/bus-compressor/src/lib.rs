@@ -111,10 +111,11 @@ impl Plugin for BusCompressor {
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(1),
             main_output_channels: NonZeroU32::new(1),
-            // NOTE: a mono key on a mono track. nice-plug 0.4.2's VST3 bus check
-            // (wrapper/vst3/wrapper.rs, setBusArrangements) compares the sidechain against the
-            // main bus, so mono main + stereo sidechain is refused by every VST3 host.
-            aux_input_ports: &[new_nonzero_u32(1)],
+            // NOTE: nice-plug 0.4.2's VST3 bus check (wrapper/vst3/wrapper.rs,
+            // setBusArrangements) compares the sidechain against the main bus, so VST3 hosts
+            // refuse this layout; a mono key instead crashes its VST3 buffer handling. CLAP hosts
+            // get mono; on VST3 use the stereo layout on mono tracks until nice-plug is fixed.
+            aux_input_ports: &[new_nonzero_u32(2)],
             names: PortNames {
                 layout: Some("Mono"),
                 aux_inputs: &["Sidechain"],
