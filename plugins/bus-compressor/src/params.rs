@@ -305,9 +305,11 @@ fn s2v_ratio() -> StringToInt {
 /// Milliseconds with precision that suits the magnitude (0.05 ms ... 2000 ms).
 fn v2s_ms() -> ValueToString {
     Arc::new(|ms| {
-        if ms < 1.0 {
+        // Thresholds at the rounding points, so a value that rounds up to 1.0 or 10 is shown
+        // (and parsed back) with the precision of its rounded text.
+        if ms < 0.995 {
             format!("{ms:.2}")
-        } else if ms < 10.0 {
+        } else if ms < 9.95 {
             format!("{ms:.1}")
         } else {
             format!("{ms:.0}")

@@ -277,8 +277,8 @@ impl BandParams {
     pub fn new(i: usize) -> Self {
         Self {
             kind: EnumParam::new("Type", BandKind::Bell),
+            // NOTE: no `with_unit`: the Hz/kHz formatter writes the unit itself.
             freq_hz: FloatParam::new("Frequency", default_freq(i), freq_range())
-                .with_unit(" Hz")
                 .with_value_to_string(formatters::v2s_f32_hz_then_khz(2))
                 .with_string_to_value(formatters::s2v_f32_hz_then_khz()),
             gain_db: FloatParam::new("Gain", 0.0, gain_range())
