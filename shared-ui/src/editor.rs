@@ -105,8 +105,26 @@ pub fn create_editor<P: Params + 'static>(
 
 /// Editor state at the default size, 1x zoom.
 pub fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(
-        nice_plug::editor::dpi::LogicalSize::new(DEFAULT_SIZE.0 as f64, DEFAULT_SIZE.1 as f64),
-        1.0,
-    )
+    state_with_size(DEFAULT_SIZE.0 as f64, DEFAULT_SIZE.1 as f64)
+}
+
+/// Editor state at a logical size, 1x zoom.
+pub fn state_with_size(width: f64, height: f64) -> Arc<EguiEditorState> {
+    EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(width, height), 1.0)
+}
+
+/// Sets `param` to `plain` as one host gesture (begin, set, end), as a click on a button does.
+pub fn set_param<P: Param>(setter: &ParamSetter, param: &P, plain: P::Plain) {
+    setter.begin_set_parameter(param);
+    setter.set_parameter(param, plain);
+    setter.end_set_parameter(param);
+}
+
+/// A meter readout: one decimal, or "-inf" for silence.
+pub fn level_label(db: f32) -> String {
+    if db > -120.0 {
+        format!("{db:.1}")
+    } else {
+        "-inf".to_owned()
+    }
 }

@@ -13,6 +13,7 @@ use nice_plug_egui::{
 };
 use shared_dsp::filter::curve_db;
 use shared_ui::dynamics_view::gain_reduction_meter;
+use shared_ui::editor::level_label;
 use shared_ui::eq_view::{EqNode, EqViewAction, EqViewRange, EqViewState, eq_view};
 use shared_ui::meter::{Ballistics, vertical_meter};
 use shared_ui::theme;
@@ -79,10 +80,7 @@ pub fn create(
 
 /// Editor state at [`SIZE`], 1x zoom.
 pub fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(
-        nice_plug::editor::dpi::LogicalSize::new(SIZE.0 as f64, SIZE.1 as f64),
-        1.0,
-    )
+    shared_ui::editor::state_with_size(SIZE.0 as f64, SIZE.1 as f64)
 }
 
 /// One slider row in a grid with a short label (the full name is the hover text).
@@ -119,14 +117,6 @@ fn section(
         });
         egui::Grid::new(title).num_columns(2).show(ui, body);
     });
-}
-
-fn level_label(db: f32) -> String {
-    if db > -120.0 {
-        format!("{db:.1}")
-    } else {
-        "-inf".to_owned()
-    }
 }
 
 impl ChannelStripEditor {

@@ -23,6 +23,7 @@ use nice_plug_egui::{
 };
 use shared_dsp::util::{db_to_gain, gain_to_db};
 use shared_ui::dynamics_view::gain_reduction_meter;
+use shared_ui::editor::{level_label, set_param as set};
 use shared_ui::limiter_view::WaveGrHistory;
 use shared_ui::meter::{Ballistics, vertical_meter};
 use shared_ui::theme;
@@ -99,17 +100,7 @@ pub fn create(
 
 /// Editor state at [`SIZE`], 1x zoom.
 pub fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(
-        nice_plug::editor::dpi::LogicalSize::new(SIZE.0 as f64, SIZE.1 as f64),
-        1.0,
-    )
-}
-
-/// Sets `param` to `plain` as one gesture.
-fn set<P: Param>(setter: &ParamSetter, param: &P, plain: P::Plain) {
-    setter.begin_set_parameter(param);
-    setter.set_parameter(param, plain);
-    setter.end_set_parameter(param);
+    shared_ui::editor::state_with_size(SIZE.0 as f64, SIZE.1 as f64)
 }
 
 /// One labelled slider row in a grid.
@@ -117,14 +108,6 @@ fn row<P: Param>(ui: &mut egui::Ui, setter: &ParamSetter, param: &P) {
     ui.label(param.name());
     ui.add(ParamSlider::for_param(param, setter).with_width(120.0));
     ui.end_row();
-}
-
-fn level_label(db: f32) -> String {
-    if db > -120.0 {
-        format!("{db:.1}")
-    } else {
-        "-inf".to_owned()
-    }
 }
 
 /// A loudness or peak value with one decimal, "--" when there is none.

@@ -9,6 +9,7 @@ use nice_plug_egui::{
     create_egui_editor,
 };
 use shared_dsp::filter::EqCurve;
+use shared_ui::editor::set_param as set;
 use shared_ui::eq_view::{
     EqNode, EqViewAction, EqViewRange, EqViewState, SpectrumLayer, band_colour, eq_view,
 };
@@ -79,17 +80,7 @@ pub fn create(
 
 /// Editor state at [`SIZE`], 1x zoom.
 pub fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(
-        nice_plug::editor::dpi::LogicalSize::new(SIZE.0 as f64, SIZE.1 as f64),
-        1.0,
-    )
-}
-
-/// Sets `param` to `plain` as one gesture.
-fn set<P: Param>(setter: &ParamSetter, param: &P, plain: P::Plain) {
-    setter.begin_set_parameter(param);
-    setter.set_parameter(param, plain);
-    setter.end_set_parameter(param);
+    shared_ui::editor::state_with_size(SIZE.0 as f64, SIZE.1 as f64)
 }
 
 /// A combo box over an enum parameter.

@@ -13,6 +13,7 @@ use nice_plug_egui::{
     EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier,
     create_egui_editor,
 };
+use shared_ui::editor::set_param as set;
 use shared_ui::loudness_view::{
     LuScale, MOMENTARY_COLOUR, SHORT_TERM_COLOUR, UNSTABLE_COLOUR, loudness_bar, loudness_history,
     lu_scale, readout,
@@ -74,14 +75,7 @@ pub fn create(
 
 /// Editor state at [`SIZE`], 1x zoom.
 pub fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(LogicalSize::new(SIZE.0 as f64, SIZE.1 as f64), 1.0)
-}
-
-/// Sets `param` to `plain` as one gesture.
-fn set<P: Param>(setter: &ParamSetter, param: &P, plain: P::Plain) {
-    setter.begin_set_parameter(param);
-    setter.set_parameter(param, plain);
-    setter.end_set_parameter(param);
+    shared_ui::editor::state_with_size(SIZE.0 as f64, SIZE.1 as f64)
 }
 
 /// Channel names for per-channel true-peak readouts.
