@@ -17,6 +17,7 @@ pub mod loudness;
 pub mod oversampling;
 pub mod saturation;
 pub mod signal;
+pub mod simd;
 pub mod smoothing;
 pub mod testing;
 pub mod util;

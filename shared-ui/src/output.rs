@@ -123,7 +123,7 @@ impl OutputStage {
                     (false, _) if gain == 1.0 => {}
                     (false, _) => channel.iter_mut().for_each(|x| *x *= gain),
                 }
-                peak = channel.iter().fold(peak, |m, x| m.max(x.abs()));
+                peak = peak.max(shared_dsp::util::peak_abs(channel));
             }
             meter.raise(peak);
             return;

@@ -113,27 +113,7 @@ pub fn param_id_hash(id: &str) -> u32 {
     hash & !(1 << 31)
 }
 
-/// CPU time of the calling thread in seconds (`CLOCK_THREAD_CPUTIME_ID`), or `None` where the
-/// platform has no such clock.
-pub fn thread_cpu_seconds() -> Option<f64> {
-    #[cfg(unix)]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        if rc == 0 {
-            return Some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9);
-        }
-        None
-    }
-    #[cfg(not(unix))]
-    {
-        None
-    }
-}
+pub use shared_dsp::testing::thread_cpu_seconds;
 
 // ------------------------------------------------------------------------------------------------
 // Host callbacks

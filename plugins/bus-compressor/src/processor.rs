@@ -5,7 +5,7 @@
 use shared_dsp::dynamics::{DetectorMode, Dynamics, MAX_LOOKAHEAD_MS, MAX_SAMPLE_RATE, StereoMode};
 use shared_dsp::oversampling::Oversampler;
 use shared_dsp::smoothing::LinearRamp;
-use shared_dsp::util::flush_denormal;
+use shared_dsp::util::{flush_denormal, peak_abs};
 use std::ops::Range;
 
 /// Most main (and sidechain) channels: stereo.
@@ -306,7 +306,7 @@ impl Processor {
         } else {
             0
         };
-        (self.lookahead + os).min(self.ring_mask)
+        (self.lookahead + os).min(self.ring_mask + 1 - SUB_BLOCK)
     }
 
     /// The engine, for the editor's curve or for inspection.
@@ -413,7 +413,7 @@ impl Processor {
         assert!(sidechain.is_none_or(|s| (1..=MAX_CHANNELS).contains(&s.len())));
         let mut info = BlockInfo::default();
         for ch in audio.iter() {
-            info.input_peak = ch[..n].iter().fold(info.input_peak, |m, x| m.max(x.abs()));
+            info.input_peak = info.input_peak.max(peak_abs(&ch[..n]));
         }
         let mut start = 0;
         while start < n {
@@ -437,19 +437,25 @@ impl Processor {
         let nch = audio.len();
         let len = r.len();
         // 1. Dry path: the input delayed by the engine's latency.
+        // NOTE: written and read in contiguous runs (memcpy speed). Writing the sub-block before
+        // reading is safe: the ring holds at least the latency plus one sub-block.
         let lat = self.latency();
         let mask = self.ring_mask;
+        let size = mask + 1;
+        let w = self.ring_pos;
+        let rd = (w + size - lat) & mask;
         for (c, ch) in audio.iter().enumerate() {
             let ring = &mut self.dry_ring[c];
+            let src = &ch[r.clone()];
+            let first = len.min(size - w);
+            ring[w..w + first].copy_from_slice(&src[..first]);
+            ring[..len - first].copy_from_slice(&src[first..]);
             let dry = &mut self.dry[c][r.clone()];
-            let mut w = self.ring_pos;
-            for (d, &x) in dry.iter_mut().zip(&ch[r.clone()]) {
-                ring[w] = x;
-                *d = ring[(w.wrapping_sub(lat)) & mask];
-                w = (w + 1) & mask;
-            }
+            let first = len.min(size - rd);
+            dry[..first].copy_from_slice(&ring[rd..rd + first]);
+            dry[first..].copy_from_slice(&ring[..len - first]);
         }
-        self.ring_pos = (self.ring_pos + len) & mask;
+        self.ring_pos = (w + len) & mask;
 
         // 2. Key: the external sidechain when enabled and connected, else the input.
         let key: Option<&[&[f32]]> = if s.external_sidechain {

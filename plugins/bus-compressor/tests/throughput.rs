@@ -5,12 +5,12 @@
 use postmix_bus_compressor::processor::{Processor, Settings};
 use shared_dsp::dynamics::{DetectorMode, Dynamics};
 use shared_dsp::signal::programme;
-use std::time::Instant;
+use shared_dsp::testing::CpuTimer;
 
 fn x_realtime(seconds: f64, f: impl FnOnce()) -> f64 {
-    let t = Instant::now();
+    let t = CpuTimer::start();
     f();
-    seconds / t.elapsed().as_secs_f64()
+    seconds / t.seconds()
 }
 
 #[test]

@@ -934,7 +934,7 @@ impl Strip {
             }
         }
         for b in bufs.iter() {
-            info.input_peak = b.iter().fold(info.input_peak, |m, x| m.max(x.abs()));
+            info.input_peak = info.input_peak.max(shared_dsp::util::peak_abs(b));
         }
 
         // 2. Filters.

@@ -11,32 +11,7 @@ use postmix_channel_strip::strip::{
 };
 use shared_dsp::saturation::Character;
 use shared_dsp::signal::programme;
-use std::time::Instant;
-
-/// CPU time of this thread in seconds (Linux `/proc/thread-self/schedstat`), falling back to wall
-/// time elsewhere. The machine is shared, so wall time would count other processes' work.
-struct CpuTimer(Instant, Option<u64>);
-
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-impl CpuTimer {
-    fn start() -> Self {
-        Self(Instant::now(), thread_cpu_ns())
-    }
-    fn seconds(&self) -> f64 {
-        match (self.1, thread_cpu_ns()) {
-            (Some(a), Some(b)) => (b - a) as f64 * 1e-9,
-            _ => self.0.elapsed().as_secs_f64(),
-        }
-    }
-}
+use shared_dsp::testing::CpuTimer;
 
 fn full() -> Settings {
     let b = |f, g, q| EqBand {

@@ -412,7 +412,7 @@ impl Processor {
         // 1. Input peak and the dry path (the input delayed by the latency).
         for (c, ch) in audio.iter().enumerate() {
             let x = &ch[..n];
-            info.input_peak = x.iter().fold(info.input_peak, |m, v| m.max(v.abs()));
+            info.input_peak = info.input_peak.max(shared_dsp::util::peak_abs(x));
             let ring = &mut self.dry_ring[c];
             let mut w = pos;
             for (d, &v) in self.dry[c][..n].iter_mut().zip(x) {
@@ -536,7 +536,7 @@ impl Processor {
         let mut bufs: [&[f32]; MAX_CHANNELS] = [&[], &[]];
         for (b, ch) in bufs.iter_mut().zip(audio.iter()) {
             *b = &ch[..n];
-            info.output_peak = b.iter().fold(info.output_peak, |m, v| m.max(v.abs()));
+            info.output_peak = info.output_peak.max(shared_dsp::util::peak_abs(b));
         }
         if s.meter_output {
             self.out_meter.process(&bufs[..nch]);

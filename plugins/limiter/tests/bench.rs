@@ -6,30 +6,8 @@
 use postmix_limiter::processor::{Processor, Settings};
 use shared_dsp::limiter::{Limiter, PeakMode};
 use shared_dsp::signal::programme;
+use shared_dsp::testing::CpuTimer;
 use shared_dsp::util::db_to_gain;
-use std::time::Instant;
-
-/// CPU seconds of this thread (Linux `/proc/thread-self/schedstat`), wall time elsewhere: the
-/// benchmark machine is shared, so wall time would count other processes' work.
-fn cpu_seconds(since: &(Instant, Option<u64>)) -> f64 {
-    match (since.1, thread_cpu_ns()) {
-        (Some(a), Some(b)) => (b - a) as f64 * 1e-9,
-        _ => since.0.elapsed().as_secs_f64(),
-    }
-}
-
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-fn start() -> (Instant, Option<u64>) {
-    (Instant::now(), thread_cpu_ns())
-}
 
 /// Input gain of the benchmark rows (dB).
 const DRIVE_DB: f32 = 6.5;
@@ -52,13 +30,13 @@ fn true_peak_4x_with_6_db_of_limiting_throughput() {
         for v in l.iter_mut().chain(r.iter_mut()) {
             *v *= g;
         }
-        let t = start();
+        let t = CpuTimer::start();
         for (a, b) in l.chunks_mut(block).zip(r.chunks_mut(block)) {
             lim.process(&mut [a, b]);
         }
         eprintln!(
             "shared-dsp Limiter alone, block {block}: {:.0}x realtime",
-            secs / cpu_seconds(&t)
+            secs / t.seconds()
         );
         for (label, s) in [
             ("TP 4x", Settings::default()),
@@ -87,13 +65,13 @@ fn true_peak_4x_with_6_db_of_limiting_throughput() {
             let gi = vec![db_to_gain(DRIVE_DB); block];
             let go = vec![1.0f32; block];
             let [mut l, mut r] = input.clone();
-            let t = start();
+            let t = CpuTimer::start();
             let mut max_gr = 0.0f32;
             for (a, b) in l.chunks_mut(block).zip(r.chunks_mut(block)) {
                 let info = p.process(&mut [a, b], &gi, &go);
                 max_gr = max_gr.max(info.gain_reduction_db);
             }
-            let el = cpu_seconds(&t);
+            let el = t.seconds();
             eprintln!(
                 "{label}, block {block}: {:.0}x realtime, max GR {max_gr:.1} dB, output TP {:.2} dBTP",
                 secs / el,

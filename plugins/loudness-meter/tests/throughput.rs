@@ -5,7 +5,7 @@
 use postmix_loudness_meter::metering::Metering;
 use postmix_loudness_meter::readings::Readings;
 use shared_dsp::loudness::ChannelLayout;
-use std::time::Instant;
+use shared_dsp::testing::CpuTimer;
 
 #[test]
 #[ignore = "timing; run in --release"]
@@ -17,14 +17,14 @@ fn metering_throughput_at_host_blocks_64_and_1024() {
         let r = Readings::default();
         let mut m = Metering::new(fs);
         m.activate(ChannelLayout::Stereo, fs);
-        let t = Instant::now();
+        let t = CpuTimer::start();
         let mut pos = 0;
         while pos < x[0].len() {
             let end = (pos + block).min(x[0].len());
             m.process(&[&x[0][pos..end], &x[1][pos..end]], &r, false, false);
             pos = end;
         }
-        let dt = t.elapsed().as_secs_f64();
+        let dt = t.seconds();
         assert!(r.integrated.load().is_some());
         println!("block {block}: {:.0}x realtime", seconds / dt);
     }

@@ -2,6 +2,7 @@
 
 use super::computer::{Compression, GainComputer, Lower};
 use super::fastmath::{self, DB_PER_LOG2, LOG2_PER_DB};
+use crate::simd::madd;
 use crate::smoothing::OnePole;
 use crate::util::flush_denormal_f32;
 use biquad::{Biquad, Coefficients, DirectForm2Transposed};
@@ -268,6 +269,8 @@ pub struct Dynamics {
     gr_db: Vec<f32>,
     /// Number of paths in the last block.
     last_paths: usize,
+    /// The CPU runs the AVX2 + FMA instance of the per-sample loops ([`crate::simd`]).
+    fma: bool,
 }
 
 impl Dynamics {
@@ -333,6 +336,7 @@ impl Dynamics {
             gain_scratch: vec![vec![0.0; max_block]; max_channels],
             gr_db: vec![0.0; nch],
             last_paths: 1,
+            fma: crate::simd::avx2_fma(),
         };
         s.set_sample_rate(48_000.0);
         s
@@ -630,7 +634,40 @@ impl Dynamics {
         self.process(&mut audio, None);
     }
 
+    /// Computes the gain for `range`, with the AVX2 + FMA instance when the CPU has it.
     fn compute_impl<A: AsRef<[f32]>, G: AsMut<[f32]>>(
+        &mut self,
+        input: &[A],
+        sidechain: Option<&[&[f32]]>,
+        range: Range<usize>,
+        gain: &mut [G],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if self.fma {
+            // SAFETY: `fma` is set only when the CPU has AVX2 and FMA.
+            unsafe { self.compute_fma(input, sidechain, range, gain) };
+            return;
+        }
+        self.compute_body::<A, G, false>(input, sidechain, range, gain);
+    }
+
+    /// [`Self::compute_body`] compiled for AVX2 + FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn compute_fma<A: AsRef<[f32]>, G: AsMut<[f32]>>(
+        &mut self,
+        input: &[A],
+        sidechain: Option<&[&[f32]]>,
+        range: Range<usize>,
+        gain: &mut [G],
+    ) {
+        self.compute_body::<A, G, true>(input, sidechain, range, gain);
+    }
+
+    /// The per-sample work of [`Self::compute_impl`]; `FMA` fuses the multiply-adds of the
+    /// recursive chains (the RMS averager and the ballistics), which halves their latency.
+    #[inline(always)]
+    fn compute_body<A: AsRef<[f32]>, G: AsMut<[f32]>, const FMA: bool>(
         &mut self,
         input: &[A],
         sidechain: Option<&[&[f32]]>,
@@ -729,15 +766,15 @@ impl Dynamics {
                             for i in 0..m {
                                 let y0 = h0.run(x0[i] as f64) as f32;
                                 let y1 = h1.run(x1[i] as f64) as f32;
-                                m0 = m0 * k + a * power(y0);
-                                m1 = m1 * k + a * power(y1);
+                                m0 = madd::<FMA>(m0, k, a * power(y0));
+                                m1 = madd::<FMA>(m1, k, a * power(y1));
                                 l0[i] = m0;
                                 l1[i] = m1;
                             }
                         } else {
                             for i in 0..m {
-                                m0 = m0 * k + a * power(x0[i]);
-                                m1 = m1 * k + a * power(x1[i]);
+                                m0 = madd::<FMA>(m0, k, a * power(x0[i]));
+                                m1 = madd::<FMA>(m1, k, a * power(x1[i]));
                                 l0[i] = m0;
                                 l1[i] = m1;
                             }
@@ -751,12 +788,12 @@ impl Dynamics {
                         if hpf_on {
                             for i in 0..m {
                                 let y = st.hpf.run(xb[i] as f64) as f32;
-                                ms = ms * k + a * power(y);
+                                ms = madd::<FMA>(ms, k, a * power(y));
                                 lv[i] = ms;
                             }
                         } else {
                             for i in 0..m {
-                                ms = ms * k + a * power(xb[i]);
+                                ms = madd::<FMA>(ms, k, a * power(xb[i]));
                                 lv[i] = ms;
                             }
                         }
@@ -867,12 +904,14 @@ impl Dynamics {
                     &self.x_buf[p..p + n],
                 );
                 match kind {
-                    (false, Lower::Off) => ballistics::<false, 0>(&co, args, mk, m),
-                    (true, Lower::Off) => ballistics::<true, 0>(&co, args, mk, m),
-                    (false, Lower::Expander { .. }) => ballistics::<false, 1>(&co, args, mk, m),
-                    (true, Lower::Expander { .. }) => ballistics::<true, 1>(&co, args, mk, m),
-                    (false, Lower::Gate { .. }) => ballistics::<false, 2>(&co, args, mk, m),
-                    (true, Lower::Gate { .. }) => ballistics::<true, 2>(&co, args, mk, m),
+                    (false, Lower::Off) => ballistics::<false, 0, FMA>(&co, args, mk, m),
+                    (true, Lower::Off) => ballistics::<true, 0, FMA>(&co, args, mk, m),
+                    (false, Lower::Expander { .. }) => {
+                        ballistics::<false, 1, FMA>(&co, args, mk, m)
+                    }
+                    (true, Lower::Expander { .. }) => ballistics::<true, 1, FMA>(&co, args, mk, m),
+                    (false, Lower::Gate { .. }) => ballistics::<false, 2, FMA>(&co, args, mk, m),
+                    (true, Lower::Gate { .. }) => ballistics::<true, 2, FMA>(&co, args, mk, m),
                 }
                 for q in p..p + n {
                     let st = &self.bal[q];
@@ -989,9 +1028,17 @@ fn clean(x: f32) -> f32 {
 /// candidate with the larger coefficient is the larger, for `t < y` the smaller, so which of
 /// max / min picks `a1` for rising targets follows from `a1 >= a2`, decided once per block.)
 #[inline(always)]
-fn toward(y: f32, t: f32, k1: f32, a1: f32, k2: f32, a2: f32, use_max: bool) -> f32 {
-    let c1 = y * k1 + t * a1;
-    let c2 = y * k2 + t * a2;
+fn toward<const FMA: bool>(
+    y: f32,
+    t: f32,
+    k1: f32,
+    a1: f32,
+    k2: f32,
+    a2: f32,
+    use_max: bool,
+) -> f32 {
+    let c1 = madd::<FMA>(y, k1, t * a1);
+    let c2 = madd::<FMA>(y, k2, t * a2);
     if use_max {
         if c1 > c2 { c1 } else { c2 }
     } else if c1 < c2 {
@@ -1003,7 +1050,7 @@ fn toward(y: f32, t: f32, k1: f32, a1: f32, k2: f32, a2: f32, use_max: bool) -> 
 
 /// One ballistics step of one path; returns the total reduction `r + e` in dB.
 #[inline(always)]
-fn step<const AUTO: bool, const LOWER: u8>(
+fn step<const AUTO: bool, const LOWER: u8, const FMA: bool>(
     st: &mut BallisticsState,
     co: &Coeffs,
     t: f32,
@@ -1012,7 +1059,7 @@ fn step<const AUTO: bool, const LOWER: u8>(
 ) -> f32 {
     // Upper section: attack when the target rises above the state.
     let r = if AUTO {
-        st.fast = toward(
+        st.fast = toward::<FMA>(
             st.fast,
             t,
             co.k_att,
@@ -1021,7 +1068,7 @@ fn step<const AUTO: bool, const LOWER: u8>(
             co.a_fast,
             co.att_ge_fast,
         );
-        st.slow = toward(
+        st.slow = toward::<FMA>(
             st.slow,
             t,
             co.k_charge,
@@ -1032,7 +1079,7 @@ fn step<const AUTO: bool, const LOWER: u8>(
         );
         if st.fast > st.slow { st.fast } else { st.slow }
     } else {
-        st.fast = toward(
+        st.fast = toward::<FMA>(
             st.fast,
             t,
             co.k_att,
@@ -1069,7 +1116,7 @@ fn step<const AUTO: bool, const LOWER: u8>(
     };
     // Lower section: attack (opening) when the attenuation target falls below the state, so
     // the attack candidate is the smaller one when attack is the faster coefficient.
-    st.lower = toward(
+    st.lower = toward::<FMA>(
         st.lower,
         te,
         co.k_att,
@@ -1093,7 +1140,7 @@ type PathSlices<'a> = (
 /// chains overlap). Per path: `tu` upper target in, total gain dB (makeup - r - e) out; `lo`
 /// expander target; `xd` level in dB (gate); `mk` makeup dB. `LOWER`: 0 off, 1 expander, 2 gate.
 #[inline(always)]
-fn ballistics<const AUTO: bool, const LOWER: u8>(
+fn ballistics<const AUTO: bool, const LOWER: u8, const FMA: bool>(
     co: &Coeffs,
     (st, tu, lo, xd): PathSlices<'_>,
     mk: &[f32],
@@ -1104,8 +1151,8 @@ fn ballistics<const AUTO: bool, const LOWER: u8>(
         let (t0, t1) = tu.split_at_mut(1);
         let (t0, t1) = (&mut t0[0], &mut t1[0]);
         for i in 0..m {
-            let g0 = step::<AUTO, LOWER>(&mut s0, co, t0[i], lo[0][i], xd[0][i]);
-            let g1 = step::<AUTO, LOWER>(&mut s1, co, t1[i], lo[1][i], xd[1][i]);
+            let g0 = step::<AUTO, LOWER, FMA>(&mut s0, co, t0[i], lo[0][i], xd[0][i]);
+            let g1 = step::<AUTO, LOWER, FMA>(&mut s1, co, t1[i], lo[1][i], xd[1][i]);
             t0[i] = mk[i] - g0;
             t1[i] = mk[i] - g1;
         }
@@ -1115,7 +1162,7 @@ fn ballistics<const AUTO: bool, const LOWER: u8>(
         let mut s0 = st[0];
         let t0 = &mut tu[0];
         for i in 0..m {
-            let g0 = step::<AUTO, LOWER>(&mut s0, co, t0[i], lo[0][i], xd[0][i]);
+            let g0 = step::<AUTO, LOWER, FMA>(&mut s0, co, t0[i], lo[0][i], xd[0][i]);
             t0[i] = mk[i] - g0;
         }
         st[0] = s0.flushed();

@@ -269,7 +269,7 @@ impl PartitionedConvolver {
             old_out: vec![0.0; b],
             fade,
             scratch: vec![Complex::new(0.0, 0.0); scratch_len],
-            simd: simd_available(),
+            simd: crate::simd::avx2_fma(),
         }
     }
 
@@ -576,15 +576,11 @@ fn lane_step<const FMA: bool>(
     x: &Lanes,
     h: &Lanes,
 ) {
-    #[inline(always)]
-    fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
-        if FMA { a.mul_add(b, c) } else { a * b + c }
-    }
     for i in 0..LANES {
-        rr[i] = madd::<FMA>(x.re[i], h.re[i], rr[i]);
-        ii[i] = madd::<FMA>(x.im[i], h.im[i], ii[i]);
-        ri[i] = madd::<FMA>(x.re[i], h.im[i], ri[i]);
-        ir[i] = madd::<FMA>(x.im[i], h.re[i], ir[i]);
+        rr[i] = crate::simd::madd::<FMA>(x.re[i], h.re[i], rr[i]);
+        ii[i] = crate::simd::madd::<FMA>(x.im[i], h.im[i], ii[i]);
+        ri[i] = crate::simd::madd::<FMA>(x.re[i], h.im[i], ri[i]);
+        ir[i] = crate::simd::madd::<FMA>(x.im[i], h.re[i], ir[i]);
     }
 }
 
@@ -642,17 +638,6 @@ fn inverse(
         .expect("buffer sizes match the plan");
 }
 
-fn simd_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -687,7 +672,7 @@ mod tests {
                 slot,
                 ring,
                 &mut b,
-                simd_available(),
+                crate::simd::avx2_fma(),
             );
             for (la, lb) in a.iter().zip(&b) {
                 for i in 0..LANES {

@@ -114,10 +114,7 @@ fn clean(x: f32) -> f64 {
 /// feedback path fuse, shortening the loop-carried dependency chain.
 #[inline(always)]
 fn step<const FMA: bool>(c: &[BiquadCoeffs; 2], s: &mut [f64; 4], x: f64) -> f64 {
-    #[inline(always)]
-    fn ma<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
-        if FMA { a.mul_add(b, c) } else { a * b + c }
-    }
+    use crate::simd::madd64 as ma;
     let (p, q) = (&c[0], &c[1]);
     let y1 = ma::<FMA>(p.b0, x, s[0]);
     s[0] = ma::<FMA>(-p.a1, y1, ma::<FMA>(p.b1, x, s[1]));
@@ -126,19 +123,6 @@ fn step<const FMA: bool>(c: &[BiquadCoeffs; 2], s: &mut [f64; 4], x: f64) -> f64
     s[2] = ma::<FMA>(-q.a1, y2, ma::<FMA>(q.b1, y1, s[3]));
     s[3] = ma::<FMA>(-q.a2, y2, q.b2 * y1);
     y2
-}
-
-/// Whether the CPU can run the fused (AVX2 + FMA) kernels.
-#[inline]
-fn has_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// Filters `x` through the K-weighting and returns the sum of squares of the output.
@@ -160,7 +144,7 @@ pub(crate) fn kweight_sum_sq(c: &[BiquadCoeffs; 2], st: &mut KState, x: &[f32]) 
         body::<true>(c, st, x)
     }
     #[cfg(target_arch = "x86_64")]
-    let acc = if has_fma() {
+    let acc = if crate::simd::avx2_fma() {
         // SAFETY: the CPU supports the features `fused` is compiled for.
         unsafe { fused(c, st, x) }
     } else {
@@ -213,7 +197,7 @@ pub(crate) fn kweight_sum_sq2(
         body::<true>(c, sa, sb, xa, xb)
     }
     #[cfg(target_arch = "x86_64")]
-    let r = if has_fma() {
+    let r = if crate::simd::avx2_fma() {
         // SAFETY: the CPU supports the features `fused` is compiled for.
         unsafe { fused(c, sa, sb, xa, xb) }
     } else {

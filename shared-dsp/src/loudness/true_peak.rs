@@ -310,7 +310,7 @@ impl TruePeakDetector {
         for (d, &v) in fresh.iter_mut().zip(x) {
             *d = if v.is_finite() { v } else { 0.0 };
         }
-        let sp = max_abs(fresh);
+        let sp = crate::util::peak_abs(fresh);
         let w1 = &h1[p1 - (STAGE1_TAPS - 1)..];
         fir_dispatch(&self.taps1, w1, &mut self.odd1, n);
         self.pos1[ch] = p1 + n;
@@ -363,8 +363,8 @@ impl Seq<'_> {
     /// value before `even[0]`; `last` receives the final value for the next chunk.
     fn refined_max(&self, left: f32, last: &mut f32) -> f32 {
         let n = self.odd.len();
-        let me = max_abs(&self.even[..n]);
-        let mo = max_abs(self.odd);
+        let me = crate::util::peak_abs(&self.even[..n]);
+        let mo = crate::util::peak_abs(self.odd);
         let best = me.max(mo);
         *last = self.odd[n - 1];
         if best == 0.0 {
@@ -393,25 +393,6 @@ impl Seq<'_> {
     }
 }
 
-/// Largest magnitude in `x` (vectorisable: eight independent lanes; input is NaN-free, so the
-/// plain comparison compiles to a single `maxps`).
-#[inline]
-fn max_abs(x: &[f32]) -> f32 {
-    let mut m = [0.0f32; 8];
-    let mut it = x.chunks_exact(8);
-    for c in &mut it {
-        for k in 0..8 {
-            let a = c[k].abs();
-            m[k] = if a > m[k] { a } else { m[k] };
-        }
-    }
-    let mut r = it.remainder().iter().fold(0.0f32, |a, v| a.max(v.abs()));
-    for v in m {
-        r = r.max(v);
-    }
-    r
-}
-
 /// Index of the first element of `x` whose magnitude equals `m` (0 if none): eight lanes are
 /// tested at once without early exit (vector code), then the hit group is searched.
 #[inline]
@@ -436,8 +417,7 @@ fn find_abs(x: &[f32], m: f32) -> usize {
 fn fir_dispatch<const T: usize>(taps: &[f32; T], h: &[f32], out: &mut [f32], n: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if crate::simd::avx2_fma() {
             // SAFETY: the CPU supports the features the function is compiled for.
             unsafe { fir_avx(taps, h, out, n.div_ceil(LANES_AVX)) };
             return;
@@ -474,11 +454,7 @@ fn fir<const T: usize, const LANES: usize, const FMA: bool>(
                 .expect("lane window");
             for k in 0..LANES {
                 let v = xa[k] + xb[k];
-                acc[k] = if FMA {
-                    c.mul_add(v, acc[k])
-                } else {
-                    acc[k] + c * v
-                };
+                acc[k] = crate::simd::madd::<FMA>(c, v, acc[k]);
             }
         }
         out[i0..i0 + LANES].copy_from_slice(&acc);

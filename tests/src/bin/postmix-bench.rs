@@ -1,14 +1,14 @@
 //! `postmix-bench`: throughput of every plugin in `POSTMIX_BUNDLES` through the real CLAP host.
 //!
 //! ```text
-//! POSTMIX_BUNDLES=$PWD/target/bundled postmix-bench [--quick] [--blocks 64,1024] [--plugins-only]
+//! POSTMIX_BUNDLES=$PWD/target/bundled postmix-bench [--quick] [--blocks 64,1024] [--repeat N] [--plugins-only]
 //! ```
 //!
 //! `--plugins-only` skips the engine table (handy under a profiler: only plugin code runs).
 //!
 //! Processes `shared_dsp::signal::programme(48000, 60 s, seed 1)` in stereo (10 s with `--quick`)
 //! at each host block size and prints "x realtime" (seconds of 48 kHz stereo audio per CPU second
-//! of the audio thread), beside a pass-through reference: the same host loop (the same buffer
+//! of the audio thread; the fastest of `--repeat` runs, default 3), beside a pass-through reference: the same host loop (the same buffer
 //! copies in and out) copying input to output without a plugin, measured in the same run.
 
 use postmix_tests::{
@@ -70,6 +70,8 @@ struct Options {
     blocks: Vec<usize>,
     /// Skip the engine table.
     plugins_only: bool,
+    /// Timed runs per plugin and block size; the fastest counts.
+    repeat: usize,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -77,12 +79,20 @@ fn parse_args() -> Result<Options, String> {
         seconds: 60.0,
         blocks: vec![64, 1024],
         plugins_only: false,
+        repeat: 3,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => opts.seconds = 10.0,
             "--plugins-only" => opts.plugins_only = true,
+            "--repeat" => {
+                let n = args.next().ok_or("--repeat needs a count")?;
+                opts.repeat = n
+                    .parse::<usize>()
+                    .map_err(|e| format!("--repeat {n}: {e}"))?
+                    .max(1);
+            }
             "--blocks" => {
                 let list = args.next().ok_or("--blocks needs a list, e.g. 64,1024")?;
                 opts.blocks = list
@@ -98,7 +108,9 @@ fn parse_args() -> Result<Options, String> {
                 }
             }
             "-h" | "--help" => {
-                println!("usage: postmix-bench [--quick] [--blocks 64,1024] [--plugins-only]");
+                println!(
+                    "usage: postmix-bench [--quick] [--blocks 64,1024] [--repeat N] [--plugins-only]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}")),
@@ -186,8 +198,13 @@ fn main() -> ExitCode {
         .map(|&block| {
             let mut bufs = HostBuffers::new(&[2], &[2], block);
             bufs.passthrough(&Run::new(&warmup, Blocks::Fixed(block)));
-            let p = bufs.passthrough(&Run::new(&input, Blocks::Fixed(block)));
-            opts.seconds / p.cpu_seconds.unwrap_or(p.wall_seconds).max(1e-9)
+            let seconds = (0..opts.repeat)
+                .map(|_| {
+                    let p = bufs.passthrough(&Run::new(&input, Blocks::Fixed(block)));
+                    p.cpu_seconds.unwrap_or(p.wall_seconds).max(1e-9)
+                })
+                .fold(f64::INFINITY, f64::min);
+            opts.seconds / seconds
         })
         .collect();
 
@@ -214,16 +231,21 @@ fn main() -> ExitCode {
                     plugin
                         .process(&Run::new(&warmup, Blocks::Fixed(block)))
                         .map_err(|e| e.to_string())?;
-                    plugin
-                        .activate(FS, 1, block as u32)
-                        .map_err(|e| e.to_string())?;
-                    let p = plugin
-                        .process(&Run::new(&input, Blocks::Fixed(block)))
-                        .map_err(|e| e.to_string())?;
-                    if p.output.iter().flatten().any(|v| !v.is_finite()) {
-                        return Err(format!("non-finite output at block {block}"));
+                    // The fastest of `repeat` runs, each from a fresh activation: the others
+                    // were slowed by something else on the machine.
+                    let mut seconds = f64::INFINITY;
+                    for _ in 0..opts.repeat {
+                        plugin
+                            .activate(FS, 1, block as u32)
+                            .map_err(|e| e.to_string())?;
+                        let p = plugin
+                            .process(&Run::new(&input, Blocks::Fixed(block)))
+                            .map_err(|e| e.to_string())?;
+                        if p.output.iter().flatten().any(|v| !v.is_finite()) {
+                            return Err(format!("non-finite output at block {block}"));
+                        }
+                        seconds = seconds.min(p.cpu_seconds.unwrap_or(p.wall_seconds).max(1e-9));
                     }
-                    let seconds = p.cpu_seconds.unwrap_or(p.wall_seconds).max(1e-9);
                     let mut note = format!("latency {}", plugin.latency());
                     if !applied.is_empty() {
                         note.push_str(&format!("; {}", applied.join(", ")));
