@@ -1,10 +1,14 @@
 //! Behaviour of the `IirEq` processing unit: transparency, NaN safety, click-free parameter
 //! changes, block-size invariance, multi-channel independence, throughput.
 
-use shared_dsp::filter::{Band, BandType, EqCurve, IirEq, Slope, process_stereo};
+use shared_dsp::filter::{Band, BandType, DigitalBand, EqCurve, IirEq, Slope, process_stereo};
 use shared_dsp::signal::{Rng, programme, sine};
+use shared_dsp::testing::{Counting, allocations_in};
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 use std::time::Instant;
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 fn noise(len: usize, seed: u64) -> Vec<f32> {
     let mut r = Rng::new(seed);
@@ -326,4 +330,265 @@ fn state_decays_to_exact_zero_in_silence() {
         "state did not flush to zero"
     );
     assert!(r[r.len() - 4800..].iter().all(|v| *v == 0.0));
+}
+
+/// Independent oracle: one channel through the designed sections, one scalar `f64`
+/// transposed-direct-form-II section after the other (the textbook recursion).
+fn reference_cascade(bands: &[Band], fs: f64, x: &[f32]) -> Vec<f32> {
+    let mut y: Vec<f64> = x.iter().map(|v| *v as f64).collect();
+    for b in bands {
+        let d = DigitalBand::design(&b.prototype(), fs);
+        for c in d.sections() {
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for v in y.iter_mut() {
+                let out = s1 + c.b0 * *v;
+                s1 = s2 + c.b1 * *v - c.a1 * out;
+                s2 = c.b2 * *v - c.a2 * out;
+                *v = out;
+            }
+        }
+    }
+    y.iter().map(|v| *v as f32).collect()
+}
+
+#[test]
+fn matches_scalar_reference_for_1_2_3_channels_incl_16hz_cut_at_192k() {
+    // 16 Hz at 192 kHz puts the poles within ~5e-4 of z = 1, where an f32 recursion would
+    // be audibly wrong; the f64 kernels must agree with the scalar f64 oracle to f32 rounding.
+    for fs in [48_000.0, 192_000.0] {
+        let bands = [
+            Band::new(BandType::LowCut, 16.0, 0.0, FRAC_1_SQRT_2).with_slope(Slope::Db48),
+            Band::new(BandType::LowShelf, 60.0, 6.0, 0.7),
+            Band::new(BandType::Bell, 1200.0, -9.0, 4.0),
+            Band::new(BandType::HighShelf, 12_000.0, 3.0, 0.7),
+            Band::new(BandType::HighCut, 18_000.0, 0.0, FRAC_1_SQRT_2).with_slope(Slope::Db18),
+        ];
+        for nch in 1..=3 {
+            let mut eq = IirEq::new(3, 256, bands.len());
+            eq.set_sample_rate(fs);
+            for (i, b) in bands.iter().enumerate() {
+                eq.set_band(i, *b);
+            }
+            eq.reset();
+            let inputs: Vec<Vec<f32>> = (0..nch).map(|c| noise(30_000, 20 + c as u64)).collect();
+            let mut out = inputs.clone();
+            for start in (0..30_000).step_by(1000) {
+                let mut chans: Vec<&mut [f32]> = out
+                    .iter_mut()
+                    .map(|c| &mut c[start..start + 1000])
+                    .collect();
+                eq.process(&mut chans);
+            }
+            for (x, y) in inputs.iter().zip(&out) {
+                let want = reference_cascade(&bands, fs, x);
+                let err = want
+                    .iter()
+                    .zip(y)
+                    .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+                assert!(err <= 1e-6, "{fs} Hz, {nch} channels: off by {err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn odd_channel_counts_match_mono_runs_bit_exactly() {
+    // Channels run in pairs (a dummy lane for the odd one out); a channel's output must not
+    // depend on its lane or partner.
+    let bands = [
+        Band::new(BandType::LowCut, 40.0, 0.0, FRAC_1_SQRT_2).with_slope(Slope::Db24),
+        Band::new(BandType::Bell, 900.0, 5.0, 1.2),
+    ];
+    let setup = |nch: usize| {
+        let mut eq = IirEq::new(nch, 128, 2);
+        eq.set_sample_rate(44_100.0);
+        for (i, b) in bands.iter().enumerate() {
+            eq.set_band(i, *b);
+        }
+        eq
+    };
+    let inputs: Vec<Vec<f32>> = (0..3).map(|c| noise(5000, 30 + c as u64)).collect();
+    let mut three = inputs.clone();
+    let mut eq = setup(3);
+    for start in (0..5000).step_by(500) {
+        let mut chans: Vec<&mut [f32]> = three
+            .iter_mut()
+            .map(|c| &mut c[start..start + 500])
+            .collect();
+        eq.process(&mut chans);
+    }
+    for (x, y) in inputs.iter().zip(&three) {
+        let mut mono = x.clone();
+        let mut eq = setup(1);
+        for c in mono.chunks_mut(500) {
+            eq.process(&mut [c]);
+        }
+        assert!(mono == *y, "channel differs from its mono run");
+    }
+}
+
+#[test]
+fn ramps_ending_mid_chunk_do_not_depend_on_block_size() {
+    // A stereo parameter change at sample 10 240 (a boundary of every block size here); the
+    // 10 ms ramp (480 samples) then ends inside a chunk for blocks 64, 100 and 1024, so ramping
+    // and steady samples share chunks.
+    let input = [noise(20_000, 40), noise(20_000, 41)];
+    let run = |block: usize| {
+        let mut eq = IirEq::new(2, 256, 3);
+        eq.set_sample_rate(48_000.0);
+        eq.set_band(0, Band::new(BandType::LowShelf, 120.0, 3.0, 0.7));
+        eq.set_band(1, Band::new(BandType::Bell, 2500.0, -6.0, 2.0));
+        eq.reset();
+        let [mut l, mut r] = input.clone();
+        for (n, (a, b)) in l.chunks_mut(block).zip(r.chunks_mut(block)).enumerate() {
+            if n * block == 10_240 {
+                eq.set_band(1, Band::new(BandType::Bell, 3000.0, 6.0, 1.0));
+                eq.set_band(
+                    2,
+                    Band::new(BandType::HighCut, 9000.0, 0.0, FRAC_1_SQRT_2)
+                        .with_slope(Slope::Db24),
+                );
+            }
+            eq.process(&mut [a, b]);
+        }
+        [l, r]
+    };
+    let reference = run(1);
+    for block in [64, 80, 1024, 2048] {
+        assert!(run(block) == reference, "block {block} differs");
+    }
+}
+
+#[test]
+fn process_does_not_allocate_steady_or_ramping() {
+    let mut eq = IirEq::new(3, 64, 4);
+    eq.set_sample_rate(96_000.0);
+    let mut bufs: Vec<Vec<f32>> = (0..3).map(|c| noise(4096, 50 + c as u64)).collect();
+    let n = allocations_in(|| {
+        for (i, gain) in [3.0, -4.0, 6.0].into_iter().enumerate() {
+            eq.set_band(
+                i,
+                Band::new(BandType::Bell, 500.0 * (i + 1) as f64, gain, 1.0),
+            );
+            eq.set_band(
+                3,
+                Band::new(BandType::LowCut, 30.0, 0.0, 0.7).with_slope(Slope::Db36),
+            );
+            for nch in 1..=3 {
+                for size in [1, 17, 64, 1000] {
+                    let (a, rest) = bufs.split_at_mut(1);
+                    let (b, c) = rest.split_at_mut(1);
+                    let mut all = [&mut a[0][..size], &mut b[0][..size], &mut c[0][..size]];
+                    eq.process(&mut all[..nch]);
+                }
+            }
+        }
+        eq.reset();
+    });
+    assert_eq!(n, 0, "{n} allocations in process");
+}
+
+/// The Channel Strip's filter path: a 12 dB/oct HPF + LPF in one `IirEq` and four
+/// bells/shelves in another (6 sections per channel), as the plugin builds them.
+fn strip_like(fs: f64, max_block: usize) -> [IirEq; 2] {
+    let mut filters = IirEq::new(2, max_block, 2);
+    let mut eq = IirEq::new(2, max_block, 4);
+    filters.set_sample_rate(fs);
+    eq.set_sample_rate(fs);
+    filters.set_band(
+        0,
+        Band::new(BandType::LowCut, 30.0, 0.0, FRAC_1_SQRT_2).with_slope(Slope::Db12),
+    );
+    filters.set_band(
+        1,
+        Band::new(BandType::HighCut, 18_000.0, 0.0, FRAC_1_SQRT_2).with_slope(Slope::Db12),
+    );
+    eq.set_band(0, Band::new(BandType::LowShelf, 100.0, 2.0, 0.7));
+    eq.set_band(1, Band::new(BandType::Bell, 400.0, -3.0, 1.4));
+    eq.set_band(2, Band::new(BandType::Bell, 3000.0, 1.5, 1.0));
+    eq.set_band(3, Band::new(BandType::HighShelf, 10_000.0, 2.0, 0.7));
+    filters.reset();
+    eq.reset();
+    [filters, eq]
+}
+
+/// An 8-band EQ (24 dB/oct low cut, low shelf, four bells, high shelf, 12 dB/oct high cut:
+/// 9 sections per channel) in one `IirEq`.
+fn eight_bands(fs: f64, max_block: usize) -> [IirEq; 1] {
+    let mut eq = IirEq::new(2, max_block, 8);
+    eq.set_sample_rate(fs);
+    let bands = [
+        Band::new(BandType::LowCut, 25.0, 0.0, FRAC_1_SQRT_2).with_slope(Slope::Db24),
+        Band::new(BandType::LowShelf, 90.0, 2.0, 0.7),
+        Band::new(BandType::Bell, 250.0, -2.0, 1.0),
+        Band::new(BandType::Bell, 700.0, 1.0, 2.0),
+        Band::new(BandType::Bell, 2500.0, -1.5, 1.0),
+        Band::new(BandType::Bell, 6000.0, 2.0, 0.8),
+        Band::new(BandType::HighShelf, 11_000.0, 1.5, 0.7),
+        Band::new(BandType::HighCut, 19_000.0, 0.0, FRAC_1_SQRT_2).with_slope(Slope::Db12),
+    ];
+    for (i, b) in bands.into_iter().enumerate() {
+        eq.set_band(i, b);
+    }
+    eq.reset();
+    [eq]
+}
+
+/// Best-of-`reps` x realtime (seconds of 48 kHz stereo per CPU second) of `units` run in
+/// series over `secs` of programme material in host blocks of `block`.
+fn x_realtime<const N: usize>(
+    mut units: [IirEq; N],
+    l: &[f32],
+    r: &[f32],
+    block: usize,
+    reps: usize,
+) -> f64 {
+    let secs = l.len() as f64 / 48_000.0;
+    let mut best = f64::INFINITY;
+    let (mut a, mut b) = (l.to_vec(), r.to_vec());
+    for _ in 0..reps {
+        a.copy_from_slice(l);
+        b.copy_from_slice(r);
+        let t = Instant::now();
+        for (ca, cb) in a.chunks_mut(block).zip(b.chunks_mut(block)) {
+            for u in &mut units {
+                u.process(&mut [&mut ca[..], &mut cb[..]]);
+            }
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+        assert!(a.iter().chain(b.iter()).all(|v| v.is_finite()));
+    }
+    secs / best
+}
+
+/// Steady-state throughput of the Channel Strip's filter path and of an 8-band EQ, printed as
+/// x realtime beside a gain-only reference measured in the same run. Run with
+/// `cargo test --release -p shared-dsp --test filter_chain -- --ignored --nocapture bench_`.
+#[test]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+fn bench_iir_eq_x_realtime() {
+    let fs = 48_000.0;
+    let [l, r] = programme(fs, 5.0, 1);
+    let reps = 7;
+    for block in [64usize, 1024] {
+        let strip = x_realtime(strip_like(fs, 1024), &l, &r, block, reps);
+        let eight = x_realtime(eight_bands(fs, 1024), &l, &r, block, reps);
+        let mut g = l.clone();
+        let mut best = f64::INFINITY;
+        for _ in 0..reps {
+            let t = Instant::now();
+            for c in g.chunks_mut(block) {
+                for v in c.iter_mut() {
+                    *v *= 0.999;
+                }
+                std::hint::black_box(&mut *c);
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        let gain = 0.5 * l.len() as f64 / 48_000.0 / best;
+        println!(
+            "block {block:4}: strip-like (HPF+LPF 12 dB, 4 bells/shelves; 6 sections) {strip:6.0} x realtime, \
+             8 bands (9 sections) {eight:6.0} x realtime (gain-only reference {gain:.0} x)"
+        );
+    }
 }
