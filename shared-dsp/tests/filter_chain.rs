@@ -3,9 +3,9 @@
 
 use shared_dsp::filter::{Band, BandType, DigitalBand, EqCurve, IirEq, Slope, process_stereo};
 use shared_dsp::signal::{Rng, programme, sine};
+use shared_dsp::testing::CpuTimer;
 use shared_dsp::testing::{Counting, allocations_in};
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
-use std::time::Instant;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -253,12 +253,12 @@ fn curve_evaluation_is_cheap_enough_for_the_gui() {
         .map(|i| 20.0 * 1000f64.powf(i as f64 / 999.0))
         .collect();
     let mut out = vec![0.0; 1000];
-    let t = Instant::now();
+    let t = CpuTimer::start();
     let reps = 100;
     for _ in 0..reps {
         curve.fill_db(&freqs, &mut out);
     }
-    let us = t.elapsed().as_secs_f64() * 1e6 / reps as f64;
+    let us = t.seconds() * 1e6 / reps as f64;
     println!("EqCurve: 1000 points x 9 bands in {us:.1} us");
     assert!(out.iter().all(|v| v.is_finite()));
     // Generous bound that holds in the debug (opt-level 1) test profile: a 60 fps frame has
@@ -287,15 +287,15 @@ fn throughput_four_bells_hp_lp_stereo_48k() {
             5,
             Band::new(BandType::HighCut, 18_000.0, 0.0, FRAC_1_SQRT_2).with_slope(Slope::Db12),
         );
-        let t = Instant::now();
+        let t = CpuTimer::start();
         process_stereo(&mut eq, &mut l, &mut r, block);
-        let secs = t.elapsed().as_secs_f64();
+        let secs = t.seconds();
         // Reference in the same run: a plain f32 copy-and-scale pass over the same audio.
-        let t2 = Instant::now();
+        let t2 = CpuTimer::start();
         for v in l.iter_mut().chain(r.iter_mut()) {
             *v *= 0.999;
         }
-        let ref_secs = t2.elapsed().as_secs_f64();
+        let ref_secs = t2.seconds();
         println!(
             "4 bells + HP + LP, stereo 48 kHz, block {block}: {:.0} x realtime (gain-only reference {:.0} x)",
             10.0 / secs,
@@ -549,13 +549,13 @@ fn x_realtime<const N: usize>(
     for _ in 0..reps {
         a.copy_from_slice(l);
         b.copy_from_slice(r);
-        let t = Instant::now();
+        let t = CpuTimer::start();
         for (ca, cb) in a.chunks_mut(block).zip(b.chunks_mut(block)) {
             for u in &mut units {
                 u.process(&mut [&mut ca[..], &mut cb[..]]);
             }
         }
-        best = best.min(t.elapsed().as_secs_f64());
+        best = best.min(t.seconds());
         assert!(a.iter().chain(b.iter()).all(|v| v.is_finite()));
     }
     secs / best
@@ -576,14 +576,14 @@ fn bench_iir_eq_x_realtime() {
         let mut g = l.clone();
         let mut best = f64::INFINITY;
         for _ in 0..reps {
-            let t = Instant::now();
+            let t = CpuTimer::start();
             for c in g.chunks_mut(block) {
                 for v in c.iter_mut() {
                     *v *= 0.999;
                 }
                 std::hint::black_box(&mut *c);
             }
-            best = best.min(t.elapsed().as_secs_f64());
+            best = best.min(t.seconds());
         }
         let gain = 0.5 * l.len() as f64 / 48_000.0 / best;
         println!(

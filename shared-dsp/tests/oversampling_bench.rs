@@ -6,64 +6,17 @@
 //! Run: `cargo test --release -p shared-dsp --test oversampling_bench -- --ignored --nocapture`
 //! (`OS_BENCH_ONLY=sat` or `OS_BENCH_ONLY=os` runs one half, for profiling).
 
-use std::time::Instant;
-
 use shared_dsp::oversampling::Oversampler;
 use shared_dsp::saturation::{Character, RECOMMENDED_FACTOR, Saturator};
 use shared_dsp::signal::programme;
+
+use shared_dsp::testing::CpuTimer;
 
 const FS: f64 = 48_000.0;
 const SECONDS: f64 = 10.0;
 /// Each figure is the best of this many runs (the machine is shared; the best run is the one
 /// least disturbed by other load).
 const RUNS: usize = 5;
-
-/// CPU time of the calling thread (Linux `CLOCK_THREAD_CPUTIME_ID`, ns resolution), so that
-/// other load on a shared machine does not count; falls back to wall-clock time elsewhere.
-struct CpuTimer {
-    start_cpu: Option<u64>,
-    start_wall: Instant,
-}
-
-#[cfg(target_os = "linux")]
-fn thread_cpu_ns() -> Option<u64> {
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: plain libc call writing into a properly laid out timespec.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn thread_cpu_ns() -> Option<u64> {
-    None
-}
-
-impl CpuTimer {
-    fn start() -> Self {
-        Self {
-            start_cpu: thread_cpu_ns(),
-            start_wall: Instant::now(),
-        }
-    }
-    fn seconds(&self) -> f64 {
-        match (self.start_cpu, thread_cpu_ns()) {
-            (Some(a), Some(b)) => (b - a) as f64 * 1e-9,
-            _ => self.start_wall.elapsed().as_secs_f64(),
-        }
-    }
-}
 
 fn best_of(mut f: impl FnMut() -> f64) -> f64 {
     (0..RUNS).map(|_| f()).fold(0.0, f64::max)

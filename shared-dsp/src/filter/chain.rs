@@ -423,18 +423,6 @@ fn guard(x: f32, bad: &mut usize) -> f64 {
     if ok { x as f64 } else { 0.0 }
 }
 
-/// Whether this CPU runs the AVX2 + FMA kernels.
-fn has_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// One band's parameters, coefficient ramp and per-channel-pair filter state.
 #[derive(Debug, Clone)]
 struct Slot {
@@ -567,7 +555,7 @@ impl IirEq {
             scratch: vec![[0.0; 2]; max_block],
             coefs: vec![Coef::IDENTITY; max_bands * MAX_SECTIONS],
             work: vec![State::default(); max_bands * MAX_SECTIONS],
-            fma: has_fma(),
+            fma: crate::simd::avx2_fma(),
             non_finite: 0,
         };
         eq.set_sample_rate(48_000.0);
@@ -923,7 +911,7 @@ mod tests {
             portable == sse2,
             "SSE2 kernel differs from the portable one"
         );
-        if has_fma() {
+        if crate::simd::avx2_fma() {
             let fma = run_kernel(|c, st, b| unsafe { x86::run_steady_fma(c, st, b) });
             let peak = portable
                 .iter()

@@ -385,9 +385,7 @@ impl Kernels {
     fn select() -> Self {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            if crate::simd::avx2_fma() {
                 return Self {
                     up: up_avx2,
                     down: down_avx2,
