@@ -235,12 +235,31 @@ fn design_within_0_1_db_maximum() {
 }
 
 /// The brief's full requirement: every bell and shelf with Q up to 4, 0.1 dB from 30 Hz
-/// (medium) or 20 Hz (high, maximum). A Q 4 bell at 30 Hz has poles (or zeros) with a decay
-/// time constant of 2 Q A / w0 (A = 10^(G/40)), 85 ms at +-12 dB: its zero-phase response is
-/// still at exp(-125/85) = 23 % of its peak envelope where the medium kernel ends, so no
-/// 12 001-tap kernel can follow it; this test fails by design and documents the gap.
+/// (medium) or 20 Hz (high, maximum), at 48 kHz. Maximum meets it; medium and high do not.
+///
+/// Measured at 48 kHz with kernels of exactly the modes' lengths (this test's 150-point sweep
+/// for the shipped design; `explore_wls` and `explore_lawson_single`, 600-point sweep from
+/// 30 / 20 Hz to 20 kHz, for the others):
+/// - Shipped design (`DEFAULT_WLS`, one weighted least-squares solve of the relative error, weight
+///   0.1 below 20 Hz): medium 1.55 dB from 30 Hz (Q 4 +12 dB bell at 30 Hz), high 0.71 dB from
+///   20 Hz (Q 4 +12 dB bell at 20 Hz), maximum 0.058 dB. The former windowed design: 3.67,
+///   1.03 and 0.072 dB.
+/// - Best found for medium, Q 4 targets at 20..70 Hz, +-6/+-12 dB: full weight from 30 Hz,
+///   weight 0.01 below, 5..10 Lawson passes towards minimax: 0.37 dB (Q 4 +12 dB bell at 50 Hz).
+///   The limit is a target whose whole feature lies above 30 Hz, so the freedom below 30 Hz
+///   cannot help it: for the Q 4 +12 dB bell at 50 Hz alone, Lawson (up to 40 passes, envelope
+///   weights, exponent 1 and 0.5) with weight 1e-4 below 30 Hz (response below 30 Hz left
+///   free: it strays by up to 40 dB) levels off at 0.22 dB, and at 0.24 dB with weight 0.01
+///   (within 2.7 dB below 30 Hz). The Q 4 +12 dB bell at 70 Hz reaches 0.08 dB.
+/// - High, Q 4 +12 dB bell at 20 Hz: 0.17 dB with weight 0.01 below 20 Hz and Lawson (within
+///   1.8 dB below 20 Hz); 0.20 dB measured from 20 Hz with weight 1e-4 (0.06 dB on the design
+///   grid, which starts just above 20 Hz, while the response below strays by 10 dB).
+///
+/// So, as far as these designs reach, a 12 001-tap symmetric kernel misses 0.1 dB by a factor
+/// of about 2 for Q 4 bells at 50 Hz, wherever the error below 30 Hz is allowed to go.
 #[test]
-#[ignore = "physically infeasible for Q 4 below ~100 Hz (medium) / ~50 Hz (high): see doc"]
+#[ignore = "not met by medium (best found 0.22 dB, Q 4 bell at 50 Hz) nor high (0.17 dB): see doc; \
+            cargo test --release -p shared-dsp --test fir_design design_within_0_1_db_all_q4_targets -- --ignored --nocapture"]
 fn design_within_0_1_db_all_q4_targets() {
     let all = targets(0.0);
     let mut failed = false;
@@ -348,4 +367,219 @@ fn non_finite_target_gives_finite_kernel() {
         &mut scratch,
     );
     assert!(h.iter().all(|v| v.is_finite()));
+}
+
+/// Q 4 bells and shelves at 20..70 Hz, +-6 and +-12 dB: the targets medium and high miss.
+fn hard_targets() -> Vec<Analog> {
+    let mut v = Vec::new();
+    for &f0 in &[20.0, 30.0, 50.0, 70.0] {
+        for &gain_db in &[-12.0, -6.0, 6.0, 12.0] {
+            let q = 4.0;
+            v.push(Analog::Bell { f0, q, gain_db });
+            v.push(Analog::LowShelf { f0, q, gain_db });
+            v.push(Analog::HighShelf { f0, q, gain_db });
+        }
+    }
+    v
+}
+
+/// (worst |error| dB from `lo` to 20 kHz, worst |error| dB below `lo`, largest boost over the
+/// target below `lo`), on a dense log sweep.
+fn errors(h: &[f32], t: Analog, lo: f64, fs: f64) -> (f64, f64, f64) {
+    let err = |f: f64| 20.0 * (kernel_mag(h, f, fs) / t.mag(f)).log10();
+    let care = sweep(lo, 20_000.0, 600)
+        .iter()
+        .map(|&f| err(f).abs())
+        .fold(0.0, f64::max);
+    let below: Vec<f64> = sweep(1.0, lo, 200).iter().map(|&f| err(f)).collect();
+    let below_abs = below.iter().map(|e| e.abs()).fold(0.0, f64::max);
+    let boost = below.iter().copied().fold(0.0, f64::max);
+    (care, below_abs, boost)
+}
+
+#[test]
+#[ignore = "exploration: cargo test --release -p shared-dsp --test fir_design explore_wls -- --ignored --nocapture"]
+fn explore_wls() {
+    use shared_dsp::fir::design::{WlsParams, design_linear_phase_wls};
+    let fs = 48_000.0;
+    let only: Option<String> = std::env::var("WLS_ONLY").ok();
+    for (res, lo) in [(Resolution::Medium, 30.0), (Resolution::High, 20.0)] {
+        let taps = res.taps(fs);
+        let mut scratch = DesignScratch::new(taps);
+        let mut h = vec![0.0f32; taps];
+        let base = WlsParams {
+            care_lo_hz: lo,
+            care_hi_hz: 20_000.0,
+            outside_weight: 0.01,
+            lawson_iterations: 0,
+            lawson_exponent: 1.0,
+            lawson_floor: 1e-3,
+            cg_iterations: 500,
+            cg_tolerance: 1e-9,
+            precondition: true,
+            envelope: true,
+        };
+        let mut sets = vec![("windowed".to_string(), None)];
+        for ow in [1.0, 0.1, 0.01, 0.001] {
+            for li in [0, 5, 10, 20, 40] {
+                for env in [false, true] {
+                    if li == 0 && env {
+                        continue;
+                    }
+                    for tol in [1e-6, 1e-9] {
+                        let p = WlsParams {
+                            outside_weight: ow,
+                            lawson_iterations: li,
+                            envelope: env,
+                            cg_tolerance: tol,
+                            ..base
+                        };
+                        sets.push((
+                            format!("wls ow {ow} lawson {li} env {env} tol {tol:e}"),
+                            Some(p),
+                        ));
+                    }
+                }
+            }
+        }
+        for (name, p) in sets {
+            let full = format!("{res:?} {name}");
+            if only
+                .as_ref()
+                .is_some_and(|o| o.split(',').any(|part| !full.contains(part)))
+            {
+                continue;
+            }
+            let (mut worst, mut below, mut boost, mut iters, mut secs) =
+                ((0.0, hard_targets()[0]), 0.0f64, 0.0f64, 0, 0.0f64);
+            for t in hard_targets() {
+                let t0 = std::time::Instant::now();
+                match p {
+                    Some(p) => {
+                        let r = design_linear_phase_wls(
+                            |f| t.mag(f),
+                            taps,
+                            fs,
+                            &p,
+                            &mut h,
+                            &mut scratch,
+                        );
+                        iters = iters.max(r.cg_iterations);
+                    }
+                    None => design_linear_phase(|f| t.mag(f), taps, fs, &mut h, &mut scratch),
+                }
+                secs = secs.max(t0.elapsed().as_secs_f64());
+                let (c, b, up) = errors(&h, t, lo, fs);
+                if c > worst.0 {
+                    worst = (c, t);
+                }
+                below = below.max(b);
+                boost = boost.max(up);
+            }
+            println!(
+                "{res:?} from {lo} Hz, {name}: worst {:.3} dB ({:?}), below: |err| {below:.2} dB, boost {boost:.2} dB; max cg {iters}, max time {:.0} ms",
+                worst.0,
+                worst.1,
+                secs * 1e3
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "exploration: cargo test --release -p shared-dsp --test fir_design explore_lawson_single -- --ignored --nocapture"]
+fn explore_lawson_single() {
+    use shared_dsp::fir::design::{WlsParams, design_linear_phase_wls};
+    let fs = 48_000.0;
+    let cases = [
+        (
+            Resolution::Medium,
+            30.0,
+            Analog::Bell {
+                f0: 50.0,
+                q: 4.0,
+                gain_db: 12.0,
+            },
+        ),
+        (
+            Resolution::Medium,
+            30.0,
+            Analog::Bell {
+                f0: 70.0,
+                q: 4.0,
+                gain_db: 12.0,
+            },
+        ),
+        (
+            Resolution::High,
+            20.0,
+            Analog::Bell {
+                f0: 20.0,
+                q: 4.0,
+                gain_db: 12.0,
+            },
+        ),
+    ];
+    for (res, lo, t) in cases {
+        let taps = res.taps(fs);
+        let mut scratch = DesignScratch::new(taps);
+        let mut h = vec![0.0f32; taps];
+        for ow in [1e-4, 0.01] {
+            for exp in [1.0, 0.5] {
+                let mut line = format!("{res:?} {t:?} ow {ow} exp {exp}:");
+                for li in [0, 2, 5, 10, 20, 40] {
+                    let p = WlsParams {
+                        care_lo_hz: lo,
+                        care_hi_hz: 20_000.0,
+                        outside_weight: ow,
+                        lawson_iterations: li,
+                        lawson_exponent: exp,
+                        lawson_floor: 1e-3,
+                        cg_iterations: 2000,
+                        cg_tolerance: 1e-10,
+                        precondition: true,
+                        envelope: true,
+                    };
+                    let r =
+                        design_linear_phase_wls(|f| t.mag(f), taps, fs, &p, &mut h, &mut scratch);
+                    let (c, b, _) = errors(&h, t, lo, fs);
+                    line += &format!(
+                        " {li}:{c:.3}/{:.3}(below {b:.1}, cg {})",
+                        r.care_error_db, r.cg_iterations
+                    );
+                }
+                println!("{line}");
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "timing: cargo test --release -p shared-dsp --test fir_design design_time_per_mode -- --ignored --nocapture"]
+fn design_time_per_mode() {
+    let fs = 48_000.0;
+    for res in Resolution::ALL {
+        let taps = res.taps(fs);
+        let mut scratch = DesignScratch::new(taps);
+        let mut h = vec![0.0f32; taps];
+        let (mut worst, mut total, mut n) = (0.0f64, 0.0f64, 0);
+        let (mut below, mut boost) = (0.0f64, 0.0f64);
+        for t in hard_targets().into_iter().chain(targets_at(1000.0)) {
+            let t0 = std::time::Instant::now();
+            design_linear_phase(|f| t.mag(f), taps, fs, &mut h, &mut scratch);
+            let s = t0.elapsed().as_secs_f64();
+            let (_, b, up) = errors(&h, t, 20.0, fs);
+            below = below.max(b);
+            boost = boost.max(up);
+            worst = worst.max(s);
+            total += s;
+            n += 1;
+        }
+        println!(
+            "{res:?} ({taps} taps at 48 kHz): design time mean {:.1} ms, worst {:.1} ms; \
+             below 20 Hz: worst |error| {below:.2} dB, largest boost over the target {boost:.2} dB",
+            total / n as f64 * 1e3,
+            worst * 1e3
+        );
+    }
 }
