@@ -99,7 +99,7 @@ PLUGINS: tuple[PluginSpec, ...] = (
         crate="linear-phase-eq",
         name="Postmix Linear-Phase EQ",
         # Default: Medium resolution, all bands off: transparent, delayed by a rate-dependent
-        # latency (6512 samples at 48 kHz) that pedalboard compensates.
+        # latency (6144 samples at 48 kHz) that pedalboard compensates.
         latency_at_default=None,
         known_bugs=frozenset({_NEVER_PAINTS}),
     ),

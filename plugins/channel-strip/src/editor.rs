@@ -20,8 +20,7 @@ use shared_ui::theme;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::strip::SHELF_MAX_Q;
-use crate::{ChannelStripParams, Meters, ShapeChoice, settings_from_params};
+use crate::{ChannelStripParams, Meters, settings_from_params};
 
 /// Editor size in logical pixels.
 pub const SIZE: (u32, u32) = (1520, 720);
@@ -335,12 +334,6 @@ impl NiceEguiApp for ChannelStripEditor {
                                     row(ui, &setter, "HF Hz", &p.hf_hz);
                                     row(ui, &setter, "HF dB", &p.hf_gain_db);
                                     row(ui, &setter, "HF Q", &p.hf_q);
-                                    if p.lf_shape.value() == ShapeChoice::Shelf
-                                        || p.hf_shape.value() == ShapeChoice::Shelf
-                                    {
-                                        ui.label(format!("Shelf Q max {SHELF_MAX_Q}"));
-                                        ui.end_row();
-                                    }
                                 });
                             };
                             let dyn_section = |ui: &mut egui::Ui| {

@@ -37,10 +37,6 @@ pub const SAT_FACTOR: usize = RECOMMENDED_FACTOR;
 pub const FADE_MS: f32 = 10.0;
 /// Glide time of trim, width, pan and compressor mix, ms.
 pub const GLIDE_MS: f32 = 20.0;
-/// Largest Q of the LF/HF shelves. The matched shelf design stays within 0.5 dB of the analog
-/// prototype up to 20 kHz at 44.1 kHz only for Q <= 2 (shared-dsp `filter` docs), so shelf Q is
-/// clamped here; bells use the full 0.3-8.
-pub const SHELF_MAX_Q: f32 = 2.0;
 /// Compressor detector: sample peak over a 5 ms window (holds the peak of anything above 400 Hz).
 pub const COMP_DETECTOR_MS: f32 = 5.0;
 /// Gate detector: sample peak over a 2 ms window (exact for steady tones above 1 kHz).
@@ -77,7 +73,7 @@ pub enum LpfSlope {
 /// Shape of the LF and HF bands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EqShape {
-    /// Shelf (Q clamped to [`SHELF_MAX_Q`]).
+    /// Shelf (Q 0.3-8 like the bells; above 0.707 the shelf is resonant).
     Shelf,
     /// Bell.
     Bell,
@@ -324,12 +320,7 @@ impl Settings {
     /// The four EQ bands as filter bands.
     pub fn eq_bands(&self) -> [Band; 4] {
         let band = |kind: BandType, b: &EqBand| {
-            let q = if kind == BandType::Bell {
-                b.q
-            } else {
-                b.q.min(SHELF_MAX_Q)
-            };
-            Band::new(kind, b.freq_hz as f64, b.gain_db as f64, q as f64)
+            Band::new(kind, b.freq_hz as f64, b.gain_db as f64, b.q as f64)
         };
         let lf = match self.lf_shape {
             EqShape::Shelf => BandType::LowShelf,

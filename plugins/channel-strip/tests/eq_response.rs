@@ -9,7 +9,7 @@
 
 mod common;
 
-use postmix_channel_strip::strip::{EqBand, EqShape, HpfSlope, LpfSlope, SHELF_MAX_Q, Settings};
+use postmix_channel_strip::strip::{EqBand, EqShape, HpfSlope, LpfSlope, Settings};
 use shared_dsp::filter::curve_db;
 
 const RATES: [f32; 3] = [44_100.0, 48_000.0, 96_000.0];
@@ -85,11 +85,12 @@ fn cases() -> Vec<(String, Settings)> {
             Settings { lmf: b, ..base },
         ));
     }
-    // Shelves (Q up to the clamp).
+    // Shelves, Q 0.3 to 8 (resonant above 0.707).
     for (f, g, q) in [
         (30.0, 18.0, 0.7),
-        (200.0, -18.0, SHELF_MAX_Q),
+        (200.0, -18.0, 2.0),
         (1_000.0, 12.0, 0.3),
+        (500.0, 18.0, 8.0),
     ] {
         v.push((
             format!("low shelf {f} Hz {g:+} dB Q {q}"),
@@ -106,8 +107,10 @@ fn cases() -> Vec<(String, Settings)> {
     }
     for (f, g, q) in [
         (1_000.0, 18.0, 0.7),
-        (8_000.0, -18.0, SHELF_MAX_Q),
+        (8_000.0, -18.0, 2.0),
+        (10_000.0, 18.0, 8.0),
         (16_000.0, 18.0, 1.0),
+        (16_000.0, -18.0, 4.0),
         (20_000.0, -12.0, 0.3),
     ] {
         v.push((

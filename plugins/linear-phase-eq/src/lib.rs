@@ -144,6 +144,8 @@ pub struct LinearPhaseEq {
     reported_latency: u32,
     /// Editor window size and open state.
     editor_state: Arc<EguiEditorState>,
+    /// `params.changed` count the processor's settings were built from (`None`: rebuild).
+    settings_count: Option<u32>,
 }
 
 impl Default for LinearPhaseEq {
@@ -159,6 +161,7 @@ impl Default for LinearPhaseEq {
             shared: Arc::new(EditorShared::default()),
             reported_latency: 0,
             editor_state: editor::default_state(),
+            settings_count: None,
         }
     }
 }
@@ -233,6 +236,7 @@ impl Plugin for LinearPhaseEq {
         let fs = buffer_config.sample_rate as f64;
         let max_block = buffer_config.max_buffer_size.max(1) as usize;
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
+        self.settings_count = Some(self.params.changed.count());
         let (processor, designer) = engine::build(fs, max_block, &self.params.settings());
         self.reported_latency = processor.latency() as u32;
         self.processor = Some(processor);
@@ -277,8 +281,10 @@ impl Plugin for LinearPhaseEq {
         }
         self.output.sanitize_input(buffer);
 
-        let settings = self.params.settings();
-        if processor.set_settings(&settings) {
+        // Settings are rebuilt only after a parameter change (the count is read first: see
+        // `params::Changed`).
+        let count = self.params.changed.count();
+        if self.settings_count != Some(count) && processor.set_settings(&self.params.settings()) {
             let designed_here = self.offline
                 && match self.designer.try_lock() {
                     Ok(mut guard) => guard.as_mut().is_some_and(|d| {
@@ -291,6 +297,8 @@ impl Plugin for LinearPhaseEq {
                 self.wake.store(true, Ordering::Release);
             }
         }
+
+        self.settings_count = Some(count);
 
         let channels = buffer.channels().min(2);
         let analyzer = self.shared.analyzer_wanted.load(Ordering::Relaxed);

@@ -8,6 +8,8 @@
 use nice_plug::prelude::*;
 use shared_dsp::filter::{Band, BandType, Slope};
 use shared_ui::output::OutputParams;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::engine::{BandSetting, EqSettings, MAX_BANDS, Mode, Placement};
 
@@ -215,16 +217,16 @@ pub enum ResolutionParam {
     #[id = "zero"]
     #[name = "Zero Latency"]
     ZeroLatency,
-    /// Linear phase, 62.5 ms kernel latency.
+    /// Linear phase, 3072 samples of latency at 48 kHz (64 ms).
     #[id = "low"]
     Low,
-    /// Linear phase, 125 ms kernel latency.
+    /// Linear phase, 6144 samples of latency at 48 kHz (128 ms).
     #[id = "medium"]
     Medium,
-    /// Linear phase, 250 ms kernel latency.
+    /// Linear phase, 12 288 samples of latency at 48 kHz (256 ms).
     #[id = "high"]
     High,
-    /// Linear phase, 500 ms kernel latency.
+    /// Linear phase, 24 576 samples of latency at 48 kHz (512 ms).
     #[id = "max"]
     Maximum,
 }
@@ -274,21 +276,25 @@ pub struct BandParams {
 
 impl BandParams {
     /// Band `i` (0-based) with its default frequency, off.
-    pub fn new(i: usize) -> Self {
+    pub fn new(i: usize, changed: &Changed) -> Self {
         Self {
-            kind: EnumParam::new("Type", BandKind::Bell),
+            kind: EnumParam::new("Type", BandKind::Bell).with_callback(changed.on_change()),
             // NOTE: no `with_unit`: the Hz/kHz formatter writes the unit itself.
             freq_hz: FloatParam::new("Frequency", default_freq(i), freq_range())
                 .with_value_to_string(formatters::v2s_f32_hz_then_khz(2))
-                .with_string_to_value(formatters::s2v_f32_hz_then_khz()),
+                .with_string_to_value(formatters::s2v_f32_hz_then_khz())
+                .with_callback(changed.on_change()),
             gain_db: FloatParam::new("Gain", 0.0, gain_range())
                 .with_unit(" dB")
-                .with_value_to_string(formatters::v2s_f32_rounded(2)),
+                .with_value_to_string(formatters::v2s_f32_rounded(2))
+                .with_callback(changed.on_change()),
             q: FloatParam::new("Q", Q_DEFAULT, q_range())
-                .with_value_to_string(formatters::v2s_f32_rounded(3)),
-            slope: EnumParam::new("Slope", SlopeParam::Db24),
-            enabled: BoolParam::new("On", false),
-            placement: EnumParam::new("Placement", PlaceParam::Stereo),
+                .with_value_to_string(formatters::v2s_f32_rounded(3))
+                .with_callback(changed.on_change()),
+            slope: EnumParam::new("Slope", SlopeParam::Db24).with_callback(changed.on_change()),
+            enabled: BoolParam::new("On", false).with_callback(changed.on_change()),
+            placement: EnumParam::new("Placement", PlaceParam::Stereo)
+                .with_callback(changed.on_change()),
         }
     }
 
@@ -312,9 +318,14 @@ impl BandParams {
 /// (nice-plug's `#[nested(array)]` would suffix them: `type_1`).
 pub struct BandArray(pub Vec<BandParams>);
 
-impl Default for BandArray {
-    fn default() -> Self {
-        Self((0..MAX_BANDS).map(BandParams::new).collect())
+impl BandArray {
+    /// The 24 bands, each reporting its changes to `changed`.
+    pub fn new(changed: &Changed) -> Self {
+        Self(
+            (0..MAX_BANDS)
+                .map(|i| BandParams::new(i, changed))
+                .collect(),
+        )
     }
 }
 
@@ -349,16 +360,46 @@ pub struct LinearPhaseEqParams {
     /// Bypass and output gain.
     #[nested(group = "Output")]
     pub output: OutputParams,
+    /// Change counter of everything [`Self::settings`] reads.
+    pub changed: Changed,
 }
 
 impl Default for LinearPhaseEqParams {
     fn default() -> Self {
+        let changed = Changed::default();
         Self {
-            resolution: EnumParam::new("Resolution", ResolutionParam::Medium),
-            auto_gain: BoolParam::new("Auto Gain", false),
-            bands: BandArray::default(),
+            resolution: EnumParam::new("Resolution", ResolutionParam::Medium)
+                .with_callback(changed.on_change()),
+            auto_gain: BoolParam::new("Auto Gain", false).with_callback(changed.on_change()),
+            bands: BandArray::new(&changed),
             output: OutputParams::default(),
+            changed,
         }
+    }
+}
+
+/// Counts changes of every parameter that [`LinearPhaseEqParams::settings`] reads, so that the
+/// audio thread rebuilds the settings only after a change instead of reading ~170 parameters in
+/// every block.
+///
+/// NOTE: nice-plug calls a parameter's callback after storing the new value, whoever sets it
+/// (host automation, the editor, a state load). A reader that loads the count *before* reading
+/// the values therefore never misses a change: a store it did not see bumps the count again.
+#[derive(Debug, Clone, Default)]
+pub struct Changed(Arc<AtomicU32>);
+
+impl Changed {
+    /// The callback to attach to a parameter.
+    fn on_change<T>(&self) -> Arc<dyn Fn(T) + Send + Sync> {
+        let count = self.0.clone();
+        Arc::new(move |_| {
+            count.fetch_add(1, Ordering::Release);
+        })
+    }
+
+    /// The current count (changes so far, wrapping).
+    pub fn count(&self) -> u32 {
+        self.0.load(Ordering::Acquire)
     }
 }
 

@@ -40,7 +40,11 @@ fn medium_mode_8_bands_x_realtime() {
         let mut reference = 0.0f64;
         for _ in 0..3 {
             let taps = Resolution::Medium.taps(fs);
-            let mut conv = shared_dsp::fir::PartitionedConvolver::new(2, taps, 512);
+            let mut conv = shared_dsp::fir::PartitionedConvolver::new(
+                2,
+                taps,
+                postmix_linear_phase_eq::engine::PARTITION,
+            );
             let mut k = vec![0.0f32; taps];
             k[taps / 2] = 1.0;
             conv.set_kernel(&k);

@@ -47,9 +47,12 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 /// | 2048 | ~2250 / ~2240               | 0.82         | 2048          |
 /// | 4096 | ~2370 / ~2370               | 0.87         | 4096          |
 ///
-/// 512 keeps the medium mode's total latency at 6512 samples (136 ms) and clears 1500x at both
-/// host block sizes; 1024 or 2048 buy throughput for 512 or 1536 more samples of latency.
-pub const RECOMMENDED_PARTITION: usize = 512;
+/// The FFT pair per partition dominates below 1024 (a 1-partition kernel runs at ~2760x with
+/// B = 512, so the FFTs and copies cost more than the 24 multiply-add partitions of the medium
+/// kernel). 1024 gives ~25 % more throughput than 512; the linear-phase EQ shortens its kernels
+/// by the same amount (see `Resolution`), so its total latencies stay 3072 / 6144 / 12 288 /
+/// 24 576 samples at 48 kHz.
+pub const RECOMMENDED_PARTITION: usize = 1024;
 
 /// A kernel transformed into the partitioned frequency-domain form a [`PartitionedConvolver`]
 /// uses. Build one per background worker with [`PartitionedConvolver::new_kernel_spectrum`],

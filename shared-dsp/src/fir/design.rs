@@ -86,17 +86,21 @@ const MIN_GRID: usize = 1024;
 /// Resolution (kernel length) modes of the linear-phase EQ.
 ///
 /// Kernel lengths scale with the sample rate so that the frequency resolution (in Hz) stays the
-/// same: the latency in *seconds* is constant. At 48 kHz the kernel latencies are 3000, 6000,
-/// 12 000 and 24 000 samples (62.5, 125, 250 and 500 ms).
+/// same: the latency in *seconds* is constant. At 48 kHz the kernel latencies are 2048, 5120,
+/// 11 264 and 23 552 samples (42.7, 106.7, 234.7 and 490.7 ms).
+///
+/// NOTE: chosen so that with the linear-phase EQ's 1024-sample convolver partition the total
+/// latencies at 48 kHz are 3072, 6144, 12 288 and 24 576 samples, the figures mastering
+/// engineers know from FabFilter Pro-Q's linear-phase modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resolution {
-    /// 6001 taps at 48 kHz (latency 3000 samples, 62.5 ms).
+    /// 4097 taps at 48 kHz (latency 2048 samples, 42.7 ms).
     Low,
-    /// 12 001 taps at 48 kHz (latency 6000 samples, 125 ms).
+    /// 10 241 taps at 48 kHz (latency 5120 samples, 106.7 ms).
     Medium,
-    /// 24 001 taps at 48 kHz (latency 12 000 samples, 250 ms).
+    /// 22 529 taps at 48 kHz (latency 11 264 samples, 234.7 ms).
     High,
-    /// 48 001 taps at 48 kHz (latency 24 000 samples, 500 ms).
+    /// 47 105 taps at 48 kHz (latency 23 552 samples, 490.7 ms).
     Maximum,
 }
 
@@ -107,10 +111,10 @@ impl Resolution {
     /// Kernel latency at 48 kHz, in samples.
     const fn latency_48k(self) -> usize {
         match self {
-            Self::Low => 3000,
-            Self::Medium => 6000,
-            Self::High => 12_000,
-            Self::Maximum => 24_000,
+            Self::Low => 2048,
+            Self::Medium => 5120,
+            Self::High => 11_264,
+            Self::Maximum => 23_552,
         }
     }
 

@@ -15,11 +15,12 @@
 //! kernel of half-length `T` seconds cannot follow features narrower than about `1/T`: with
 //! 0.1 dB as the bar from 20 Hz to 20 kHz, bells and shelves (gain up to +-12 dB, Q up to 4) are
 //! reproduced when their bandwidth `f0 / Q` is at least 100 Hz (low), 25 Hz (medium), 12.5 Hz
-//! (high) or 6.25 Hz (maximum): worst 0.011, 0.026, 0.026 and 0.0095 dB at 48 kHz. Maximum meets
-//! 0.1 dB for every Q <= 4 target from 20 Hz (worst 0.058 dB); medium (from 30 Hz) and high
-//! (from 20 Hz) do not at Q 4 below ~100 Hz and ~50 Hz: worst 1.55 dB and 0.71 dB at 48 kHz, and
-//! the best any least-squares or Lawson (minimax) design of those lengths reached was 0.24 dB
-//! and 0.17 dB (see `design_within_0_1_db_all_q4_targets`).
+//! (high) or 6.25 Hz (maximum): worst 0.034, 0.057, 0.033 and 0.010 dB at 48 kHz. Maximum meets
+//! 0.1 dB for every Q <= 4 target from 20 Hz (worst 0.063 dB); medium (from 30 Hz) and high
+//! (from 20 Hz) do not at Q 4 below ~100 Hz and ~50 Hz: worst 2.02 dB and 0.85 dB at 48 kHz, and
+//! the best any least-squares or Lawson (minimax) design reached, even with the former 17 %
+//! longer medium kernel, was 0.24 dB (0.17 dB for high; see
+//! `design_within_0_1_db_all_q4_targets`).
 //!
 //! # Use in a plugin
 //! ```
@@ -40,7 +41,7 @@
 //! conv.swap_kernel(&mut spectrum);
 //! let (mut l, mut r) = (vec![0.0f32; 64], vec![0.0f32; 64]);
 //! conv.process_stereo(&mut l, &mut r);
-//! assert_eq!(conv.total_latency(Resolution::Low.latency(fs)), 3000 + RECOMMENDED_PARTITION);
+//! assert_eq!(conv.total_latency(Resolution::Low.latency(fs)), 3072);
 //! ```
 
 pub mod convolver;
