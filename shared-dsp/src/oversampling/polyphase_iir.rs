@@ -286,10 +286,11 @@ fn down_generic<const FMA: bool>(
 
 type KernelFn = fn(&[[f32; 4]; SECTIONS], &mut Chains, &[f32], &[f32], &mut [f32], &mut [f32]);
 
-/// Explicit SSE kernels (x86-64 baseline; the `FMA` instance is compiled with AVX2 + FMA): two
-/// samples per iteration, so the loads and stores of a pair of channels become two shuffles
-/// each instead of per-lane inserts and extracts. Same arithmetic, in the same order, as
-/// [`step`] (bit-identical to the portable kernels when `FMA` is false).
+/// Explicit SSE kernels (x86-64 baseline; the `FMA` instance is compiled with AVX2 + FMA): a
+/// skewed pipeline (see `Net::wave`) and two samples per iteration, so the loads and stores of a
+/// pair of channels become two shuffles each instead of per-lane inserts and extracts. Same
+/// arithmetic per section and sample as [`step`] (bit-identical to the portable kernels when
+/// `FMA` is false).
 #[cfg(target_arch = "x86_64")]
 mod sse {
     use super::{Chains, SECTIONS};
@@ -319,8 +320,12 @@ mod sse {
     struct Net {
         c: [__m128; SECTIONS],
         nc: [__m128; SECTIONS],
+        /// Previous input of section 0.
         x0: __m128,
+        /// Latest output of each section.
         y: [__m128; SECTIONS],
+        /// The output before that (the skewed pipeline's previous input of section `k + 1`).
+        z: [__m128; SECTIONS],
     }
 
     impl Net {
@@ -335,6 +340,7 @@ mod sse {
                     nc: std::array::from_fn(|k| _mm_sub_ps(_mm_setzero_ps(), c[k])),
                     x0: _mm_loadu_ps(st.x0.as_ptr()),
                     y: std::array::from_fn(|k| _mm_loadu_ps(st.y[k].as_ptr())),
+                    z: [_mm_setzero_ps(); SECTIONS],
                 }
             }
         }
@@ -350,25 +356,44 @@ mod sse {
             }
         }
 
-        /// One time step (see [`super::step`]).
+        /// One iteration of the skewed pipeline: section `k` (for `lo <= k <= hi`) processes
+        /// time `n - k` of iteration `n`, so its input (section `k - 1`'s output at that time)
+        /// was computed in the previous iteration and the sections of one iteration are
+        /// independent (the out-of-order core overlaps them instead of walking a chain of
+        /// 2 x SECTIONS dependent FMAs per sample). Per section and time the arithmetic is
+        /// [`super::step`]'s. Returns the last section's output (time `n - SECTIONS + 1`).
         #[inline(always)]
-        unsafe fn step<const FMA: bool>(&mut self, input: __m128) -> __m128 {
+        unsafe fn wave<const FMA: bool>(&mut self, input: __m128, lo: usize, hi: usize) -> __m128 {
             // SAFETY: register arithmetic only.
             unsafe {
-                let mut s = input;
-                let mut prev = self.x0;
-                for k in 0..SECTIONS {
+                // Descending, so section k reads section k - 1's outputs of the last iteration.
+                // NOTE: constant loop bounds and a per-section test (not `lo..=hi`): the loop
+                // unrolls to constant indices, so the state stays in registers.
+                for k in (1..SECTIONS).rev() {
+                    if k < lo || k > hi {
+                        continue;
+                    }
                     let old = self.y[k];
-                    let v = fmadd::<FMA>(self.c[k], s, prev);
-                    let out = fmadd::<FMA>(self.nc[k], old, v);
-                    self.y[k] = out;
-                    prev = old;
-                    s = out;
+                    let v = fmadd::<FMA>(self.c[k], self.y[k - 1], self.z[k - 1]);
+                    self.z[k] = old;
+                    self.y[k] = fmadd::<FMA>(self.nc[k], old, v);
                 }
-                self.x0 = input;
-                s
+                if lo == 0 {
+                    let old = self.y[0];
+                    let v = fmadd::<FMA>(self.c[0], input, self.x0);
+                    self.z[0] = old;
+                    self.y[0] = fmadd::<FMA>(self.nc[0], old, v);
+                    self.x0 = input;
+                }
+                self.y[SECTIONS - 1]
             }
         }
+    }
+
+    /// Sections active in iteration `n` of a block of `len` samples.
+    #[inline(always)]
+    fn active(n: usize, len: usize) -> (usize, usize) {
+        ((n + 1).saturating_sub(len), n.min(SECTIONS - 1))
     }
 
     /// Upsampling kernel (see [`super::up_generic`]).
@@ -384,30 +409,42 @@ mod sse {
         oa: &mut [f32],
         ob: &mut [f32],
     ) {
-        let n = a.len();
-        assert!(b.len() >= n && oa.len() >= 2 * n && ob.len() >= 2 * n);
-        // SAFETY: every access is inside the lengths checked above.
+        let len = a.len();
+        assert!(b.len() >= len && oa.len() >= 2 * len && ob.len() >= 2 * len);
+        const LAG: usize = SECTIONS - 1;
+        // SAFETY: every access is inside the lengths checked above: inputs at `n < len`,
+        // outputs at `n - LAG < len`.
         unsafe {
             let mut net = Net::load(coefs, st);
             let (pa, pb) = (a.as_ptr(), b.as_ptr());
             let (qa, qb) = (oa.as_mut_ptr(), ob.as_mut_ptr());
-            let mut i = 0;
-            while i + 2 <= n {
-                let la = _mm_castpd_ps(_mm_load_sd(pa.add(i) as *const f64));
-                let lb = _mm_castpd_ps(_mm_load_sd(pb.add(i) as *const f64));
-                let t = finite(_mm_unpacklo_ps(la, lb)); // [a0, b0, a1, b1]
-                let s0 = net.step::<FMA>(_mm_movelh_ps(t, t));
-                let s1 = net.step::<FMA>(_mm_movehl_ps(t, t));
-                _mm_storeu_ps(qa.add(2 * i), _mm_shuffle_ps::<0b10_00_10_00>(s0, s1));
-                _mm_storeu_ps(qb.add(2 * i), _mm_shuffle_ps::<0b11_01_11_01>(s0, s1));
-                i += 2;
-            }
-            if i < n {
-                let t = finite(_mm_setr_ps(a[i], b[i], a[i], b[i]));
-                let s = net.step::<FMA>(t);
-                let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(s, s));
-                _mm_store_sd(qa.add(2 * i) as *mut f64, o);
-                _mm_storeh_pd(qb.add(2 * i) as *mut f64, o);
+            let mut n = 0;
+            while n < len + LAG {
+                if n >= LAG && n + 2 <= len {
+                    let la = _mm_castpd_ps(_mm_load_sd(pa.add(n) as *const f64));
+                    let lb = _mm_castpd_ps(_mm_load_sd(pb.add(n) as *const f64));
+                    let t = finite(_mm_unpacklo_ps(la, lb)); // [a0, b0, a1, b1]
+                    let s0 = net.wave::<FMA>(_mm_movelh_ps(t, t), 0, LAG);
+                    let s1 = net.wave::<FMA>(_mm_movehl_ps(t, t), 0, LAG);
+                    let o = 2 * (n - LAG);
+                    _mm_storeu_ps(qa.add(o), _mm_shuffle_ps::<0b10_00_10_00>(s0, s1));
+                    _mm_storeu_ps(qb.add(o), _mm_shuffle_ps::<0b11_01_11_01>(s0, s1));
+                    n += 2;
+                    continue;
+                }
+                let (lo, hi) = active(n, len);
+                let t = if lo == 0 {
+                    finite(_mm_setr_ps(a[n], b[n], a[n], b[n]))
+                } else {
+                    _mm_setzero_ps()
+                };
+                let s = net.wave::<FMA>(t, lo, hi);
+                if n >= LAG {
+                    let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(s, s));
+                    _mm_store_sd(qa.add(2 * (n - LAG)) as *mut f64, o);
+                    _mm_storeh_pd(qb.add(2 * (n - LAG)) as *mut f64, o);
+                }
+                n += 1;
             }
             net.store(st);
         }
@@ -427,40 +464,52 @@ mod sse {
         a: &mut [f32],
         b: &mut [f32],
     ) {
-        let n = a.len();
-        assert!(b.len() >= n && ia.len() >= 2 * n && ib.len() >= 2 * n);
-        // SAFETY: every access is inside the lengths checked above.
+        let len = a.len();
+        assert!(b.len() >= len && ia.len() >= 2 * len && ib.len() >= 2 * len);
+        const LAG: usize = SECTIONS - 1;
+        // SAFETY: every access is inside the lengths checked above: inputs at `2n + 1 < 2 len`,
+        // outputs at `n - LAG < len`.
         unsafe {
             let mut net = Net::load(coefs, st);
             let (pa, pb) = (ia.as_ptr(), ib.as_ptr());
             let (qa, qb) = (a.as_mut_ptr(), b.as_mut_ptr());
             let half = _mm_set1_ps(0.5);
-            let mut i = 0;
-            while i + 2 <= n {
-                let la = _mm_loadu_ps(pa.add(2 * i));
-                let lb = _mm_loadu_ps(pb.add(2 * i));
-                let s0 = net.step::<FMA>(finite(_mm_unpacklo_ps(la, lb)));
-                let s1 = net.step::<FMA>(finite(_mm_unpackhi_ps(la, lb)));
-                // Lanes [path 1 a, path 1 b, path 0 a, path 0 b] of two samples -> [ya, yb, ya', yb'].
-                let u = _mm_movelh_ps(s0, s1);
-                let w = _mm_movehl_ps(s1, s0);
-                let r = _mm_mul_ps(_mm_add_ps(u, w), half);
-                let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(r, r));
-                _mm_store_sd(qa.add(i) as *mut f64, o);
-                _mm_storeh_pd(qb.add(i) as *mut f64, o);
-                i += 2;
-            }
-            if i < n {
-                let t = finite(_mm_setr_ps(
-                    ia[2 * i],
-                    ib[2 * i],
-                    ia[2 * i + 1],
-                    ib[2 * i + 1],
-                ));
-                let s = net.step::<FMA>(t);
-                let r = _mm_mul_ps(_mm_add_ps(s, _mm_movehl_ps(s, s)), half);
-                a[i] = _mm_cvtss_f32(r);
-                b[i] = _mm_cvtss_f32(_mm_shuffle_ps::<0b01_01_01_01>(r, r));
+            let mut n = 0;
+            while n < len + LAG {
+                if n >= LAG && n + 2 <= len {
+                    let la = _mm_loadu_ps(pa.add(2 * n));
+                    let lb = _mm_loadu_ps(pb.add(2 * n));
+                    let s0 = net.wave::<FMA>(finite(_mm_unpacklo_ps(la, lb)), 0, LAG);
+                    let s1 = net.wave::<FMA>(finite(_mm_unpackhi_ps(la, lb)), 0, LAG);
+                    // Lanes [path 1 a, path 1 b, path 0 a, path 0 b] of two samples ->
+                    // [ya, yb, ya', yb'].
+                    let u = _mm_movelh_ps(s0, s1);
+                    let w = _mm_movehl_ps(s1, s0);
+                    let r = _mm_mul_ps(_mm_add_ps(u, w), half);
+                    let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(r, r));
+                    _mm_store_sd(qa.add(n - LAG) as *mut f64, o);
+                    _mm_storeh_pd(qb.add(n - LAG) as *mut f64, o);
+                    n += 2;
+                    continue;
+                }
+                let (lo, hi) = active(n, len);
+                let t = if lo == 0 {
+                    finite(_mm_setr_ps(
+                        ia[2 * n],
+                        ib[2 * n],
+                        ia[2 * n + 1],
+                        ib[2 * n + 1],
+                    ))
+                } else {
+                    _mm_setzero_ps()
+                };
+                let s = net.wave::<FMA>(t, lo, hi);
+                if n >= LAG {
+                    let r = _mm_mul_ps(_mm_add_ps(s, _mm_movehl_ps(s, s)), half);
+                    a[n - LAG] = _mm_cvtss_f32(r);
+                    b[n - LAG] = _mm_cvtss_f32(_mm_shuffle_ps::<0b01_01_01_01>(r, r));
+                }
+                n += 1;
             }
             net.store(st);
         }
