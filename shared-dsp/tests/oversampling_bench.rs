@@ -1,4 +1,5 @@
-//! Throughput of the saturator (stereo, 2x, driven) and of the 4x oversampler round trip, in
+//! Throughput of the saturator (stereo, 2x, driven: IIR half-band resampler), of the 2x and 4x FIR
+//! oversampler round trips and of the 2x IIR half-band round trip, in
 //! "x realtime" (seconds of 48 kHz stereo audio per CPU second), at host blocks of 64 and 1024,
 //! beside a reference measured in the same run (a scalar `f32::tanh` over the same number of
 //! oversampled samples: it tracks how loaded the shared machine is).
@@ -7,6 +8,7 @@
 //! (`OS_BENCH_ONLY=sat` or `OS_BENCH_ONLY=os` runs one half, for profiling).
 
 use shared_dsp::oversampling::Oversampler;
+use shared_dsp::oversampling::polyphase_iir::HalfbandIir2x;
 use shared_dsp::saturation::{Character, RECOMMENDED_FACTOR, Saturator};
 use shared_dsp::signal::programme;
 
@@ -93,6 +95,29 @@ fn bench_oversampler(input: &[Vec<f32>; 2], factor: usize, host: usize) -> f64 {
     SECONDS / secs
 }
 
+/// Stereo 2x round trip through the polyphase IIR half-band (the saturator's resampler at 2x),
+/// the same clamp at the top rate, host blocks of `host`.
+fn bench_iir_halfband(input: &[Vec<f32>; 2], host: usize) -> f64 {
+    let mut hb = HalfbandIir2x::new(2);
+    let mut l = input[0].clone();
+    let mut r = input[1].clone();
+    let mut ta = vec![0.0f32; host * 2];
+    let mut tb = vec![0.0f32; host * 2];
+    let start = CpuTimer::start();
+    for (a, b) in l.chunks_mut(host).zip(r.chunks_mut(host)) {
+        let n = a.len();
+        let (ta, tb) = (&mut ta[..2 * n], &mut tb[..2 * n]);
+        hb.upsample(0, a, b, ta, tb);
+        for v in ta.iter_mut().chain(tb.iter_mut()) {
+            *v = v.clamp(-1.0, 1.0);
+        }
+        hb.downsample(0, ta, tb, a, b);
+    }
+    let secs = start.seconds();
+    std::hint::black_box((&l, &r));
+    SECONDS / secs
+}
+
 #[test]
 #[ignore = "benchmark: run with --release -- --ignored --nocapture"]
 fn throughput_saturator_and_oversampler() {
@@ -112,6 +137,13 @@ fn throughput_saturator_and_oversampler() {
         }
     }
     if only.is_empty() || only == "os" {
+        for host in [64, 1024] {
+            let x = best_of(|| bench_iir_halfband(&input, host));
+            println!(
+                "IIR half-band 2x round trip host block {host:4}: {x:6.0}x realtime = {:.2} x reference",
+                x / reference
+            );
+        }
         for factor in [2, 4] {
             for host in [64, 1024] {
                 let x = best_of(|| bench_oversampler(&input, factor, host));

@@ -46,6 +46,7 @@
 //! assert!(os.latency() > 0);
 //! ```
 
+pub mod polyphase_iir;
 use std::f64::consts::PI;
 
 /// Factors the oversampler supports.
