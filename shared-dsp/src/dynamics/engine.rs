@@ -376,95 +376,77 @@ impl Dynamics {
 
     /// Detector mode (default RMS).
     pub fn set_detector(&mut self, mode: DetectorMode) {
-        self.detector = mode;
-        self.dirty = true;
+        self.dirty |= store(&mut self.detector, mode);
     }
     /// RMS time constant or peak window in ms, 0 to [`MAX_DETECTOR_MS`] (default 10 ms).
     pub fn set_detector_ms(&mut self, ms: f32) {
-        self.detector_ms = ms.clamp(0.0, MAX_DETECTOR_MS);
-        self.dirty = true;
+        self.dirty |= store(&mut self.detector_ms, ms.clamp(0.0, MAX_DETECTOR_MS));
     }
     /// Stereo link 0-100 %: 0 = independent channels, 100 = every channel uses the largest
     /// channel level. In between, each channel's linear detector value (amplitude or mean square)
     /// moves that fraction of the way to the largest.
     pub fn set_stereo_link_percent(&mut self, percent: f32) {
-        self.link = (percent * 0.01).clamp(0.0, 1.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.link, (percent * 0.01).clamp(0.0, 1.0));
     }
     /// Left/right or mid/side operation.
     pub fn set_stereo_mode(&mut self, mode: StereoMode) {
-        self.stereo_mode = mode;
-        self.dirty = true;
+        self.dirty |= store(&mut self.stereo_mode, mode);
     }
     /// Sidechain high-pass (12 dB/oct Butterworth, RBJ biquad, Q = 0.7071) at 20-500 Hz, or off.
     pub fn set_sidechain_hpf_hz(&mut self, hz: Option<f32>) {
-        self.sc_hpf_hz = hz.map(|f| f.clamp(20.0, 500.0));
-        self.dirty = true;
+        self.dirty |= store(&mut self.sc_hpf_hz, hz.map(|f| f.clamp(20.0, 500.0)));
     }
     /// Compressor threshold in dB.
     pub fn set_threshold_db(&mut self, db: f32) {
-        self.compression.threshold_db = db;
-        self.dirty = true;
+        self.dirty |= store(&mut self.compression.threshold_db, db);
     }
     /// Compressor ratio, 1 to `f32::INFINITY`.
     pub fn set_ratio(&mut self, ratio: f32) {
-        self.compression.ratio = ratio.max(1.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.compression.ratio, ratio.max(1.0));
     }
     /// Knee width 0-24 dB.
     pub fn set_knee_db(&mut self, db: f32) {
-        self.compression.knee_db = db.clamp(0.0, 24.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.compression.knee_db, db.clamp(0.0, 24.0));
     }
     /// Maximum compressor gain reduction in dB (`f32::INFINITY` = unlimited).
     pub fn set_range_db(&mut self, db: f32) {
-        self.compression.range_db = db.max(0.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.compression.range_db, db.max(0.0));
     }
     /// The whole upper section at once.
     pub fn set_compression(&mut self, c: Compression) {
-        self.compression = c;
-        self.dirty = true;
+        self.dirty |= store(&mut self.compression, c);
     }
     /// The lower section (off, expander, gate).
     pub fn set_lower(&mut self, lower: Lower) {
-        self.lower = lower;
-        self.dirty = true;
+        self.dirty |= store(&mut self.lower, lower);
     }
     /// Attack time constant in ms (see the type docs for the exact definition).
     pub fn set_attack_ms(&mut self, ms: f32) {
-        self.attack_ms = ms.max(0.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.attack_ms, ms.max(0.0));
     }
     /// Release time constant in ms.
     pub fn set_release_ms(&mut self, ms: f32) {
-        self.release_ms = ms.max(0.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.release_ms, ms.max(0.0));
     }
     /// Programme-dependent (dual-stage) release, see the type docs.
     pub fn set_auto_release(&mut self, on: bool) {
-        self.auto_release = on;
-        self.dirty = true;
+        self.dirty |= store(&mut self.auto_release, on);
     }
     /// Look-ahead 0 to [`MAX_LOOKAHEAD_MS`] ms.
     pub fn set_lookahead_ms(&mut self, ms: f32) {
-        self.lookahead_ms = ms.clamp(0.0, MAX_LOOKAHEAD_MS);
-        self.dirty = true;
+        self.dirty |= store(&mut self.lookahead_ms, ms.clamp(0.0, MAX_LOOKAHEAD_MS));
     }
     /// Manual makeup gain in dB (added to the auto makeup when that is on).
     pub fn set_makeup_db(&mut self, db: f32) {
-        self.makeup_db = db;
-        self.dirty = true;
+        self.dirty |= store(&mut self.makeup_db, db);
     }
     /// Auto makeup: adds [`Self::auto_makeup_db`].
     pub fn set_auto_makeup(&mut self, on: bool) {
-        self.auto_makeup = on;
-        self.dirty = true;
+        self.dirty |= store(&mut self.auto_makeup, on);
     }
     /// Reference level for auto makeup (default 0 dBFS, as Giannoulis et al. 2012 suggest).
     pub fn set_auto_makeup_reference_db(&mut self, db: f32) {
-        self.auto_makeup_ref_db = db;
-        self.dirty = true;
+        self.dirty |= store(&mut self.auto_makeup_ref_db, db);
     }
 
     /// Latency in samples: the look-ahead, rounded to samples (at most 1984 samples, i.e. 5 ms up
@@ -749,6 +731,7 @@ impl Dynamics {
                 }
             }
             // 2. Envelope: linear detector value per detection channel.
+            let mut linked_done = false;
             if self.detector == DetectorMode::Rms {
                 // NOTE: `ms = k ms + a x^2` (k = 1 - a) is the one-pole of the docs with a
                 // 2-operation recursive chain; channels are run in pairs so that the two
@@ -807,6 +790,21 @@ impl Dynamics {
                         st.hpf.s2 = crate::util::flush_denormal(st.hpf.s2);
                     }
                 }
+            } else if linked
+                && co.peak_half > 0
+                && self.det[1..n_det]
+                    .iter()
+                    .all(|st| st.peak_left == self.det[0].peak_left)
+            {
+                // Linked peak detection with aligned half windows (the usual case): writes the
+                // linked level straight into lvl_buf[0] (step 3 is then the identity).
+                linked_peak(
+                    &mut self.det[..n_det],
+                    &self.x_buf[..n_det],
+                    &mut self.lvl_buf[0][..m],
+                    co.peak_half,
+                );
+                linked_done = true;
             } else {
                 for d in 0..n_det {
                     let xb = &self.x_buf[d][..m];
@@ -836,7 +834,7 @@ impl Dynamics {
                 }
             }
             // 3. Stereo link.
-            if n_det > 1 && self.link > 0.0 {
+            if n_det > 1 && self.link > 0.0 && !linked_done {
                 let link = self.link;
                 let (first, rest) = self.lvl_buf.split_at_mut(1);
                 let l0 = &mut first[0];
@@ -1002,6 +1000,103 @@ impl Dynamics {
                 }
             }
         }
+    }
+}
+
+/// `a > b ? a : b`: the same as `f32::max` for the non-NaN values the detector sees, and one
+/// instruction (no NaN fix-up) on x86.
+#[inline(always)]
+fn fmax(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
+}
+
+/// Largest `|x|` of `x` and `init` (eight independent accumulators, so that it vectorises).
+#[inline(always)]
+fn abs_max(init: f32, x: &[f32]) -> f32 {
+    let mut acc = [init; 8];
+    let mut it = x.chunks_exact(8);
+    for c in &mut it {
+        for j in 0..8 {
+            acc[j] = fmax(acc[j], c[j].abs());
+        }
+    }
+    let mut r = init;
+    for &v in it.remainder() {
+        r = fmax(r, v.abs());
+    }
+    acc.iter().fold(r, |m, &a| fmax(m, a))
+}
+
+/// Peak detection of every channel in `x` (two half-window registers each, windows aligned:
+/// all `peak_left` equal) and the stereo link at 100 %: `out` gets the largest channel's level,
+/// `max_d max(cur_d, prev_d)`, exactly as the per-channel detector followed by the link.
+///
+/// NOTE: between window boundaries each channel's `cur` only needs the run's maximum (a
+/// reduction), and the linked level is a running maximum of `max_d |x_d|` over the run on top
+/// of `max_d max(cur_d, prev_d)` at the run's start. Max is exact, so the result is bit-identical.
+fn linked_peak(det: &mut [DetectorState], x: &[[f32; CHUNK]], out: &mut [f32], half: u32) {
+    let m = out.len();
+    let mut left = det[0].peak_left;
+    let mut i = 0;
+    while i < m {
+        if left == 0 {
+            for st in det.iter_mut() {
+                st.peak_prev = st.peak_cur;
+                st.peak_cur = 0.0;
+            }
+            left = half;
+        }
+        let run = (left as usize).min(m - i);
+        let mut level = 0.0f32;
+        for st in det.iter() {
+            level = fmax(level, fmax(st.peak_cur, st.peak_prev));
+        }
+        // Largest |x| over the channels, per sample, into `out`.
+        let o = &mut out[i..i + run];
+        o.copy_from_slice(&x[0][i..i + run]);
+        for v in o.iter_mut() {
+            *v = v.abs();
+        }
+        for xd in &x[1..] {
+            for (v, &y) in o.iter_mut().zip(&xd[i..i + run]) {
+                *v = fmax(*v, y.abs());
+            }
+        }
+        for (st, xd) in det.iter_mut().zip(x) {
+            st.peak_cur = abs_max(st.peak_cur, &xd[i..i + run]);
+        }
+        // Running maximum: local prefix maxima per 8 (independent), then the carried level.
+        let mut it = o.chunks_exact_mut(8);
+        for c in &mut it {
+            for j in 1..8 {
+                c[j] = fmax(c[j - 1], c[j]);
+            }
+            for v in c.iter_mut() {
+                *v = fmax(level, *v);
+            }
+            level = c[7];
+        }
+        for v in it.into_remainder() {
+            level = fmax(level, *v);
+            *v = level;
+        }
+        left -= run as u32;
+        i += run;
+    }
+    for st in det.iter_mut() {
+        st.peak_left = left;
+    }
+}
+
+/// Stores `v` in `field`; true if the value changed (setters then mark the unit dirty, so that
+/// a host re-sending unchanged settings every block costs no coefficient update).
+#[inline(always)]
+fn store<T: PartialEq>(field: &mut T, v: T) -> bool {
+    if *field == v {
+        false
+    } else {
+        *field = v;
+        true
     }
 }
 
