@@ -860,15 +860,26 @@ impl Dynamics {
                 DetectorMode::Peak => (DB_PER_LOG2, 0.0),
             };
             let gc = self.computer;
+            // NOTE: a ratio-1 upper section (the strip's gate instance) has the constant target
+            // `0 + TARGET_BIAS_DB` (exactly what `upper_gr_db` returns for a finite threshold).
+            let upper_const = gc.u_slope == 0.0 && gc.u_thr.is_finite();
             for p in 0..paths {
                 let lv = &mut self.lvl_buf[p][..m];
                 let xd = &mut self.x_buf[p][..m];
                 let lo = &mut self.low_buf[p][..m];
-                for i in 0..m {
-                    let v = lv[i].clamp(LEVEL_FLOOR, LEVEL_CEIL);
-                    let db = fastmath::log2(v) * scale + offset;
-                    xd[i] = db;
-                    lv[i] = gc.upper_gr_db(db) + TARGET_BIAS_DB;
+                if upper_const {
+                    for i in 0..m {
+                        let v = lv[i].clamp(LEVEL_FLOOR, LEVEL_CEIL);
+                        xd[i] = fastmath::log2(v) * scale + offset;
+                        lv[i] = TARGET_BIAS_DB;
+                    }
+                } else {
+                    for i in 0..m {
+                        let v = lv[i].clamp(LEVEL_FLOOR, LEVEL_CEIL);
+                        let db = fastmath::log2(v) * scale + offset;
+                        xd[i] = db;
+                        lv[i] = gc.upper_gr_db(db) + TARGET_BIAS_DB;
+                    }
                 }
                 if matches!(self.lower, Lower::Expander { .. }) {
                     for i in 0..m {
@@ -890,26 +901,38 @@ impl Dynamics {
             }
             // 6. Ballistics per path (pairs of paths interleaved); the total gain in dB goes
             // into lvl_buf.
+            if matches!(self.lower, Lower::Gate { .. }) {
+                for p in 0..paths {
+                    let (st, xd) = (&mut self.bal[p], &self.x_buf[p][..m]);
+                    gate_targets(st, &co, xd, &mut self.low_buf[p][..m]);
+                }
+            }
             let mut p = 0;
             while p < paths {
                 let n = if p + 1 < paths { 2 } else { 1 };
-                let kind = (self.auto_release, self.lower);
+                let auto = self.auto_release;
+                let lower = !matches!(self.lower, Lower::Off);
+                let upper = !(upper_const
+                    && self.bal[p..p + n].iter().all(|st| {
+                        if auto {
+                            upper_settled::<true, FMA>(st, &co)
+                        } else {
+                            upper_settled::<false, FMA>(st, &co)
+                        }
+                    }));
                 let mk = &self.mk_buf[..m];
                 let args = (
                     &mut self.bal[p..p + n],
                     &mut self.lvl_buf[p..p + n],
                     &self.low_buf[p..p + n],
-                    &self.x_buf[p..p + n],
                 );
-                match kind {
-                    (false, Lower::Off) => ballistics::<false, 0, FMA>(&co, args, mk, m),
-                    (true, Lower::Off) => ballistics::<true, 0, FMA>(&co, args, mk, m),
-                    (false, Lower::Expander { .. }) => {
-                        ballistics::<false, 1, FMA>(&co, args, mk, m)
-                    }
-                    (true, Lower::Expander { .. }) => ballistics::<true, 1, FMA>(&co, args, mk, m),
-                    (false, Lower::Gate { .. }) => ballistics::<false, 2, FMA>(&co, args, mk, m),
-                    (true, Lower::Gate { .. }) => ballistics::<true, 2, FMA>(&co, args, mk, m),
+                match (auto, lower, upper) {
+                    (false, false, _) => ballistics::<false, false, true, FMA>(&co, args, mk, m),
+                    (true, false, _) => ballistics::<true, false, true, FMA>(&co, args, mk, m),
+                    (false, true, true) => ballistics::<false, true, true, FMA>(&co, args, mk, m),
+                    (true, true, true) => ballistics::<true, true, true, FMA>(&co, args, mk, m),
+                    (false, true, false) => ballistics::<false, true, false, FMA>(&co, args, mk, m),
+                    (true, true, false) => ballistics::<true, true, false, FMA>(&co, args, mk, m),
                 }
                 for q in p..p + n {
                     let st = &self.bal[q];
@@ -1143,17 +1166,15 @@ fn toward<const FMA: bool>(
     }
 }
 
-/// One ballistics step of one path; returns the total reduction `r + e` in dB.
+/// The upper section's step toward target `t`; returns the gain reduction `r` in dB.
 #[inline(always)]
-fn step<const AUTO: bool, const LOWER: u8, const FMA: bool>(
+fn upper_step<const AUTO: bool, const FMA: bool>(
     st: &mut BallisticsState,
     co: &Coeffs,
     t: f32,
-    lo: f32,
-    x: f32,
 ) -> f32 {
-    // Upper section: attack when the target rises above the state.
-    let r = if AUTO {
+    // Attack when the target rises above the state.
+    if AUTO {
         st.fast = toward::<FMA>(
             st.fast,
             t,
@@ -1184,31 +1205,65 @@ fn step<const AUTO: bool, const LOWER: u8, const FMA: bool>(
             co.att_ge_rel,
         );
         st.fast
+    }
+}
+
+/// Whether the upper section sits at the fixed point of its step for the constant target of a
+/// ratio-1 (or zero-range) section, `TARGET_BIAS_DB`: then every further step returns the same
+/// state bit for bit, and the chunk can skip the upper ballistics (see [`ballistics`]).
+#[inline(always)]
+fn upper_settled<const AUTO: bool, const FMA: bool>(st: &BallisticsState, co: &Coeffs) -> bool {
+    let mut probe = *st;
+    upper_step::<AUTO, FMA>(&mut probe, co, TARGET_BIAS_DB);
+    probe.fast == st.fast && probe.slow == st.slow
+}
+
+/// Gate state machine over one chunk of one path: per sample level `xd` (dB) in, the lower
+/// section's attenuation target out (`TARGET_BIAS_DB` open, the range closed).
+///
+/// NOTE: a pass of its own, before the ballistics: its branches follow the programme (mostly
+/// above or below the thresholds) and predict well, which breaks the state's dependency chain;
+/// a branch-free form (select chains on `open` and `hold`) measured slower.
+#[inline(always)]
+fn gate_targets(st: &mut BallisticsState, co: &Coeffs, xd: &[f32], te: &mut [f32]) {
+    let (mut open, mut hold) = (st.gate_open, st.gate_hold);
+    for (t, &x) in te.iter_mut().zip(xd) {
+        if x >= co.gate_open_db {
+            open = true;
+            hold = co.gate_hold;
+        } else if x >= co.gate_close_db {
+            if open {
+                hold = co.gate_hold;
+            }
+        } else if hold > 0 {
+            hold -= 1;
+        } else {
+            open = false;
+        }
+        *t = if open { TARGET_BIAS_DB } else { co.gate_range };
+    }
+    st.gate_open = open;
+    st.gate_hold = hold;
+}
+
+/// One ballistics step of one path; returns the total reduction `r + e` in dB. Without `UPPER`
+/// the upper section is settled (see [`upper_settled`]) and `r` is the constant `r_const`.
+#[inline(always)]
+fn step<const AUTO: bool, const LOWER: bool, const UPPER: bool, const FMA: bool>(
+    st: &mut BallisticsState,
+    co: &Coeffs,
+    t: f32,
+    te: f32,
+    r_const: f32,
+) -> f32 {
+    let r = if UPPER {
+        upper_step::<AUTO, FMA>(st, co, t)
+    } else {
+        r_const
     };
-    if LOWER == 0 {
+    if !LOWER {
         return r;
     }
-    let te = if LOWER == 1 {
-        lo
-    } else {
-        if x >= co.gate_open_db {
-            st.gate_open = true;
-            st.gate_hold = co.gate_hold;
-        } else if x >= co.gate_close_db {
-            if st.gate_open {
-                st.gate_hold = co.gate_hold;
-            }
-        } else if st.gate_hold > 0 {
-            st.gate_hold -= 1;
-        } else {
-            st.gate_open = false;
-        }
-        if st.gate_open {
-            TARGET_BIAS_DB
-        } else {
-            co.gate_range
-        }
-    };
     // Lower section: attack (opening) when the attenuation target falls below the state, so
     // the attack candidate is the smaller one when attack is the faster coefficient.
     st.lower = toward::<FMA>(
@@ -1223,31 +1278,33 @@ fn step<const AUTO: bool, const LOWER: u8, const FMA: bool>(
     r + st.lower
 }
 
-/// One or two paths' ballistics state, upper-target / gain buffers, lower targets and levels.
+/// One or two paths' ballistics state, upper-target / gain buffers and lower targets.
 type PathSlices<'a> = (
     &'a mut [BallisticsState],
     &'a mut [[f32; CHUNK]],
-    &'a [[f32; CHUNK]],
     &'a [[f32; CHUNK]],
 );
 
 /// Ballistics over one chunk for one or two paths (two are interleaved so that their recursive
 /// chains overlap). Per path: `tu` upper target in, total gain dB (makeup - r - e) out; `lo`
-/// expander target; `xd` level in dB (gate); `mk` makeup dB. `LOWER`: 0 off, 1 expander, 2 gate.
+/// lower-section target (expander curve or gate state); `mk` makeup dB. `LOWER`: a lower
+/// section is on; `UPPER`: the upper section moves (else it is settled, see [`upper_settled`]).
 #[inline(always)]
-fn ballistics<const AUTO: bool, const LOWER: u8, const FMA: bool>(
+fn ballistics<const AUTO: bool, const LOWER: bool, const UPPER: bool, const FMA: bool>(
     co: &Coeffs,
-    (st, tu, lo, xd): PathSlices<'_>,
+    (st, tu, lo): PathSlices<'_>,
     mk: &[f32],
     m: usize,
 ) {
+    let r_const = |s: &BallisticsState| if AUTO { s.fast.max(s.slow) } else { s.fast };
     if st.len() == 2 {
         let (mut s0, mut s1) = (st[0], st[1]);
+        let (r0, r1) = (r_const(&s0), r_const(&s1));
         let (t0, t1) = tu.split_at_mut(1);
         let (t0, t1) = (&mut t0[0], &mut t1[0]);
         for i in 0..m {
-            let g0 = step::<AUTO, LOWER, FMA>(&mut s0, co, t0[i], lo[0][i], xd[0][i]);
-            let g1 = step::<AUTO, LOWER, FMA>(&mut s1, co, t1[i], lo[1][i], xd[1][i]);
+            let g0 = step::<AUTO, LOWER, UPPER, FMA>(&mut s0, co, t0[i], lo[0][i], r0);
+            let g1 = step::<AUTO, LOWER, UPPER, FMA>(&mut s1, co, t1[i], lo[1][i], r1);
             t0[i] = mk[i] - g0;
             t1[i] = mk[i] - g1;
         }
@@ -1255,9 +1312,10 @@ fn ballistics<const AUTO: bool, const LOWER: u8, const FMA: bool>(
         st[1] = s1.flushed();
     } else {
         let mut s0 = st[0];
+        let r0 = r_const(&s0);
         let t0 = &mut tu[0];
         for i in 0..m {
-            let g0 = step::<AUTO, LOWER, FMA>(&mut s0, co, t0[i], lo[0][i], xd[0][i]);
+            let g0 = step::<AUTO, LOWER, UPPER, FMA>(&mut s0, co, t0[i], lo[0][i], r0);
             t0[i] = mk[i] - g0;
         }
         st[0] = s0.flushed();
