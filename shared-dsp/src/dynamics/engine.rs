@@ -888,10 +888,11 @@ impl Dynamics {
                 }
             }
             // 5. Makeup per sample (the smoother is deterministic, so block-size invariant).
+            let mk_const = self.makeup.is_steady();
             {
                 // NOTE: at the smoother's fixed point the whole chunk is constant (exactly what
                 // stepping per sample would give).
-                if self.makeup.is_steady() {
+                if mk_const {
                     self.mk_buf[..m].fill(self.makeup.value());
                 } else {
                     for o in self.mk_buf[..m].iter_mut() {
@@ -907,6 +908,8 @@ impl Dynamics {
                     gate_targets(st, &co, xd, &mut self.low_buf[p][..m]);
                 }
             }
+            // Paths whose whole chunk has one gain (both sections settled, see below).
+            let mut const_paths = 0;
             let mut p = 0;
             while p < paths {
                 let n = if p + 1 < paths { 2 } else { 1 };
@@ -921,12 +924,30 @@ impl Dynamics {
                         }
                     }));
                 let mk = &self.mk_buf[..m];
+                // NOTE: with both sections at the fixed point of their step for a target that
+                // is constant over the chunk (an open, settled gate) and steady makeup, every
+                // sample's gain is the same: `makeup - (r + e)`, bit for bit what the loop gives.
+                let settled = lower
+                    && !upper
+                    && mk_const
+                    && (p..p + n)
+                        .all(|q| lower_settled::<FMA>(&self.bal[q], &co, &self.low_buf[q][..m]));
+                if settled {
+                    for q in p..p + n {
+                        let st = &mut self.bal[q];
+                        let r = if auto { st.fast.max(st.slow) } else { st.fast };
+                        self.lvl_buf[q][..m].fill(mk[0] - (r + st.lower));
+                        *st = st.flushed();
+                    }
+                    const_paths += n;
+                }
                 let args = (
                     &mut self.bal[p..p + n],
                     &mut self.lvl_buf[p..p + n],
                     &self.low_buf[p..p + n],
                 );
                 match (auto, lower, upper) {
+                    _ if settled => {}
                     (false, false, _) => ballistics::<false, false, true, FMA>(&co, args, mk, m),
                     (true, false, _) => ballistics::<true, false, true, FMA>(&co, args, mk, m),
                     (false, true, true) => ballistics::<false, true, true, FMA>(&co, args, mk, m),
@@ -951,8 +972,12 @@ impl Dynamics {
                         .copy_from_slice(&done[p].as_mut()[out_off..out_off + m]);
                 } else {
                     let out = &mut gain[c].as_mut()[out_off..out_off + m];
-                    for (o, &db) in out.iter_mut().zip(&self.lvl_buf[p][..m]) {
-                        *o = fastmath::exp2(db * LOG2_PER_DB);
+                    if const_paths == paths {
+                        out.fill(fastmath::exp2(self.lvl_buf[p][0] * LOG2_PER_DB));
+                    } else {
+                        for (o, &db) in out.iter_mut().zip(&self.lvl_buf[p][..m]) {
+                            *o = fastmath::exp2(db * LOG2_PER_DB);
+                        }
                     }
                 }
             }
@@ -1215,7 +1240,24 @@ fn upper_step<const AUTO: bool, const FMA: bool>(
 fn upper_settled<const AUTO: bool, const FMA: bool>(st: &BallisticsState, co: &Coeffs) -> bool {
     let mut probe = *st;
     upper_step::<AUTO, FMA>(&mut probe, co, TARGET_BIAS_DB);
-    probe.fast == st.fast && probe.slow == st.slow
+    probe.fast.to_bits() == st.fast.to_bits() && probe.slow.to_bits() == st.slow.to_bits()
+}
+
+/// Whether the lower section's target `te` is constant over the chunk and the state sits at the
+/// fixed point of its step for it (so that the whole chunk keeps the state bit for bit).
+#[inline(always)]
+fn lower_settled<const FMA: bool>(st: &BallisticsState, co: &Coeffs, te: &[f32]) -> bool {
+    let t = te[0].to_bits();
+    let next = toward::<FMA>(
+        st.lower,
+        te[0],
+        co.k_att,
+        co.a_att,
+        co.k_rel,
+        co.a_rel,
+        !co.att_ge_rel,
+    );
+    next.to_bits() == st.lower.to_bits() && te.iter().all(|v| v.to_bits() == t)
 }
 
 /// Gate state machine over one chunk of one path: per sample level `xd` (dB) in, the lower
