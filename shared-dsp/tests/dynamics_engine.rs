@@ -597,6 +597,75 @@ fn block_size_invariance_peak_gate_mid_side_sidechain() {
     }
 }
 
+/// Block-size invariance of the Channel Strip's two instances (linked peak detector, a ratio-1
+/// gate instance whose upper section and settled chunks are skipped, a compressor instance),
+/// run in series as the strip does.
+#[test]
+fn block_size_invariance_strip_gate_and_compressor_linked_peak() {
+    let [l0, r0] = programme(FS as f64, 3.0, 5);
+    let mut outs = vec![];
+    for &block in &[1usize, 17, 64, 4096] {
+        let mut gate = Dynamics::new(2, 4096);
+        let mut comp = Dynamics::new(2, 4096);
+        for d in [&mut gate, &mut comp] {
+            d.set_sample_rate(FS);
+            d.set_detector(DetectorMode::Peak);
+            d.set_stereo_link_percent(100.0);
+        }
+        gate.set_detector_ms(2.0);
+        gate.set_ratio(1.0);
+        gate.set_threshold_db(0.0);
+        gate.set_lower(Lower::Gate {
+            open_db: -40.0,
+            close_db: -44.0,
+            hold_ms: 20.0,
+            range_db: 40.0,
+        });
+        gate.set_attack_ms(1.0);
+        gate.set_release_ms(100.0);
+        comp.set_detector_ms(5.0);
+        comp.set_threshold_db(-24.0);
+        comp.set_ratio(4.0);
+        comp.set_attack_ms(10.0);
+        comp.set_release_ms(200.0);
+        let (mut l, mut r) = (l0.clone(), r0.clone());
+        for (lc, rc) in l.chunks_mut(block).zip(r.chunks_mut(block)) {
+            gate.process_stereo(lc, rc);
+            comp.set_attack_ms(10.0);
+            comp.process_stereo(lc, rc);
+        }
+        outs.push((l, r));
+    }
+    for o in &outs[1..] {
+        assert!(o.0 == outs[0].0 && o.1 == outs[0].1);
+    }
+    assert_ne!(outs[0].0, l0, "the units must do something");
+}
+
+/// A linked peak detector reads the louder channel: a -20 dBFS sine on the left only is
+/// compressed exactly as the same sine on both channels.
+#[test]
+fn linked_peak_detector_follows_the_louder_channel() {
+    let x = sine(1000.0, dbfs(-20.0), 0.0, FS as f64, 24_000);
+    let run = |left: &[f32], right: &[f32]| {
+        let mut d = compressor(DetectorMode::Peak, -30.0, 4.0, 0.0);
+        d.set_stereo_link_percent(100.0);
+        let (mut l, mut r) = (left.to_vec(), right.to_vec());
+        for (lc, rc) in l.chunks_mut(64).zip(r.chunks_mut(64)) {
+            d.process_stereo(lc, rc);
+        }
+        (l, r)
+    };
+    let silent = vec![0.0; x.len()];
+    let both = run(&x, &x);
+    assert_eq!(run(&x, &silent).0, both.0);
+    assert_eq!(run(&silent, &x).1, both.1);
+    assert!(
+        peak_db(&both.0[12_000..]) < -20.0 - 5.0,
+        "the sine must be compressed"
+    );
+}
+
 /// NaN and inf in the input (and sidechain) give finite output, and the unit keeps working.
 #[test]
 fn nan_and_inf_input_give_finite_output_and_unit_recovers() {

@@ -187,9 +187,9 @@ impl GainComputer {
     #[inline(always)]
     pub fn upper_gr_db(&self, x: f32) -> f32 {
         let over = x - self.u_thr;
-        let k = (over + self.u_hw).max(0.0).min(self.u_w);
-        let r = self.u_slope * (k * k * self.u_inv2w + (over - self.u_hw).max(0.0));
-        r.min(self.u_range)
+        let k = min(max(over + self.u_hw, 0.0), self.u_w);
+        let r = self.u_slope * (k * k * self.u_inv2w + max(over - self.u_hw, 0.0));
+        min(r, self.u_range)
     }
 
     /// Attenuation of an expander lower section (dB, >= 0) at input level `x` dB; 0 for
@@ -197,8 +197,9 @@ impl GainComputer {
     #[inline(always)]
     pub fn expander_db(&self, x: f32) -> f32 {
         let under = self.l_thr - x;
-        let k = (under + self.l_hw).max(0.0).min(self.l_w);
-        let e = self.l_slope * (k * k * self.l_inv2w + (under - self.l_hw).max(0.0));
+        let k = min(max(under + self.l_hw, 0.0), self.l_w);
+        let e = self.l_slope * (k * k * self.l_inv2w + max(under - self.l_hw, 0.0));
+        // NOTE: `f32::min` here: `l_range` is NaN when the range was set to NaN.
         e.min(self.l_range)
     }
 
@@ -228,6 +229,19 @@ impl GainComputer {
     pub fn curve(&self, x: f32) -> f32 {
         x + self.gain_db(x)
     }
+}
+
+/// `f32::max` for a non-NaN `b`: `a` NaN gives `b`, as `f32::max` does, but it compiles to one
+/// instruction (no NaN fix-up), which matters in the 8-wide per-sample loops.
+#[inline(always)]
+fn max(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
+}
+
+/// `f32::min` for a non-NaN `b` (see [`max`]).
+#[inline(always)]
+fn min(a: f32, b: f32) -> f32 {
+    if a < b { a } else { b }
 }
 
 #[cfg(test)]

@@ -376,95 +376,77 @@ impl Dynamics {
 
     /// Detector mode (default RMS).
     pub fn set_detector(&mut self, mode: DetectorMode) {
-        self.detector = mode;
-        self.dirty = true;
+        self.dirty |= store(&mut self.detector, mode);
     }
     /// RMS time constant or peak window in ms, 0 to [`MAX_DETECTOR_MS`] (default 10 ms).
     pub fn set_detector_ms(&mut self, ms: f32) {
-        self.detector_ms = ms.clamp(0.0, MAX_DETECTOR_MS);
-        self.dirty = true;
+        self.dirty |= store(&mut self.detector_ms, ms.clamp(0.0, MAX_DETECTOR_MS));
     }
     /// Stereo link 0-100 %: 0 = independent channels, 100 = every channel uses the largest
     /// channel level. In between, each channel's linear detector value (amplitude or mean square)
     /// moves that fraction of the way to the largest.
     pub fn set_stereo_link_percent(&mut self, percent: f32) {
-        self.link = (percent * 0.01).clamp(0.0, 1.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.link, (percent * 0.01).clamp(0.0, 1.0));
     }
     /// Left/right or mid/side operation.
     pub fn set_stereo_mode(&mut self, mode: StereoMode) {
-        self.stereo_mode = mode;
-        self.dirty = true;
+        self.dirty |= store(&mut self.stereo_mode, mode);
     }
     /// Sidechain high-pass (12 dB/oct Butterworth, RBJ biquad, Q = 0.7071) at 20-500 Hz, or off.
     pub fn set_sidechain_hpf_hz(&mut self, hz: Option<f32>) {
-        self.sc_hpf_hz = hz.map(|f| f.clamp(20.0, 500.0));
-        self.dirty = true;
+        self.dirty |= store(&mut self.sc_hpf_hz, hz.map(|f| f.clamp(20.0, 500.0)));
     }
     /// Compressor threshold in dB.
     pub fn set_threshold_db(&mut self, db: f32) {
-        self.compression.threshold_db = db;
-        self.dirty = true;
+        self.dirty |= store(&mut self.compression.threshold_db, db);
     }
     /// Compressor ratio, 1 to `f32::INFINITY`.
     pub fn set_ratio(&mut self, ratio: f32) {
-        self.compression.ratio = ratio.max(1.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.compression.ratio, ratio.max(1.0));
     }
     /// Knee width 0-24 dB.
     pub fn set_knee_db(&mut self, db: f32) {
-        self.compression.knee_db = db.clamp(0.0, 24.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.compression.knee_db, db.clamp(0.0, 24.0));
     }
     /// Maximum compressor gain reduction in dB (`f32::INFINITY` = unlimited).
     pub fn set_range_db(&mut self, db: f32) {
-        self.compression.range_db = db.max(0.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.compression.range_db, db.max(0.0));
     }
     /// The whole upper section at once.
     pub fn set_compression(&mut self, c: Compression) {
-        self.compression = c;
-        self.dirty = true;
+        self.dirty |= store(&mut self.compression, c);
     }
     /// The lower section (off, expander, gate).
     pub fn set_lower(&mut self, lower: Lower) {
-        self.lower = lower;
-        self.dirty = true;
+        self.dirty |= store(&mut self.lower, lower);
     }
     /// Attack time constant in ms (see the type docs for the exact definition).
     pub fn set_attack_ms(&mut self, ms: f32) {
-        self.attack_ms = ms.max(0.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.attack_ms, ms.max(0.0));
     }
     /// Release time constant in ms.
     pub fn set_release_ms(&mut self, ms: f32) {
-        self.release_ms = ms.max(0.0);
-        self.dirty = true;
+        self.dirty |= store(&mut self.release_ms, ms.max(0.0));
     }
     /// Programme-dependent (dual-stage) release, see the type docs.
     pub fn set_auto_release(&mut self, on: bool) {
-        self.auto_release = on;
-        self.dirty = true;
+        self.dirty |= store(&mut self.auto_release, on);
     }
     /// Look-ahead 0 to [`MAX_LOOKAHEAD_MS`] ms.
     pub fn set_lookahead_ms(&mut self, ms: f32) {
-        self.lookahead_ms = ms.clamp(0.0, MAX_LOOKAHEAD_MS);
-        self.dirty = true;
+        self.dirty |= store(&mut self.lookahead_ms, ms.clamp(0.0, MAX_LOOKAHEAD_MS));
     }
     /// Manual makeup gain in dB (added to the auto makeup when that is on).
     pub fn set_makeup_db(&mut self, db: f32) {
-        self.makeup_db = db;
-        self.dirty = true;
+        self.dirty |= store(&mut self.makeup_db, db);
     }
     /// Auto makeup: adds [`Self::auto_makeup_db`].
     pub fn set_auto_makeup(&mut self, on: bool) {
-        self.auto_makeup = on;
-        self.dirty = true;
+        self.dirty |= store(&mut self.auto_makeup, on);
     }
     /// Reference level for auto makeup (default 0 dBFS, as Giannoulis et al. 2012 suggest).
     pub fn set_auto_makeup_reference_db(&mut self, db: f32) {
-        self.auto_makeup_ref_db = db;
-        self.dirty = true;
+        self.dirty |= store(&mut self.auto_makeup_ref_db, db);
     }
 
     /// Latency in samples: the look-ahead, rounded to samples (at most 1984 samples, i.e. 5 ms up
@@ -749,6 +731,7 @@ impl Dynamics {
                 }
             }
             // 2. Envelope: linear detector value per detection channel.
+            let mut linked_done = false;
             if self.detector == DetectorMode::Rms {
                 // NOTE: `ms = k ms + a x^2` (k = 1 - a) is the one-pole of the docs with a
                 // 2-operation recursive chain; channels are run in pairs so that the two
@@ -807,6 +790,21 @@ impl Dynamics {
                         st.hpf.s2 = crate::util::flush_denormal(st.hpf.s2);
                     }
                 }
+            } else if linked
+                && co.peak_half > 0
+                && self.det[1..n_det]
+                    .iter()
+                    .all(|st| st.peak_left == self.det[0].peak_left)
+            {
+                // Linked peak detection with aligned half windows (the usual case): writes the
+                // linked level straight into lvl_buf[0] (step 3 is then the identity).
+                linked_peak(
+                    &mut self.det[..n_det],
+                    &self.x_buf[..n_det],
+                    &mut self.lvl_buf[0][..m],
+                    co.peak_half,
+                );
+                linked_done = true;
             } else {
                 for d in 0..n_det {
                     let xb = &self.x_buf[d][..m];
@@ -836,7 +834,7 @@ impl Dynamics {
                 }
             }
             // 3. Stereo link.
-            if n_det > 1 && self.link > 0.0 {
+            if n_det > 1 && self.link > 0.0 && !linked_done {
                 let link = self.link;
                 let (first, rest) = self.lvl_buf.split_at_mut(1);
                 let l0 = &mut first[0];
@@ -862,15 +860,26 @@ impl Dynamics {
                 DetectorMode::Peak => (DB_PER_LOG2, 0.0),
             };
             let gc = self.computer;
+            // NOTE: a ratio-1 upper section (the strip's gate instance) has the constant target
+            // `0 + TARGET_BIAS_DB` (exactly what `upper_gr_db` returns for a finite threshold).
+            let upper_const = gc.u_slope == 0.0 && gc.u_thr.is_finite();
             for p in 0..paths {
                 let lv = &mut self.lvl_buf[p][..m];
                 let xd = &mut self.x_buf[p][..m];
                 let lo = &mut self.low_buf[p][..m];
-                for i in 0..m {
-                    let v = lv[i].clamp(LEVEL_FLOOR, LEVEL_CEIL);
-                    let db = fastmath::log2(v) * scale + offset;
-                    xd[i] = db;
-                    lv[i] = gc.upper_gr_db(db) + TARGET_BIAS_DB;
+                if upper_const {
+                    for i in 0..m {
+                        let v = lv[i].clamp(LEVEL_FLOOR, LEVEL_CEIL);
+                        xd[i] = fastmath::log2(v) * scale + offset;
+                        lv[i] = TARGET_BIAS_DB;
+                    }
+                } else {
+                    for i in 0..m {
+                        let v = lv[i].clamp(LEVEL_FLOOR, LEVEL_CEIL);
+                        let db = fastmath::log2(v) * scale + offset;
+                        xd[i] = db;
+                        lv[i] = gc.upper_gr_db(db) + TARGET_BIAS_DB;
+                    }
                 }
                 if matches!(self.lower, Lower::Expander { .. }) {
                     for i in 0..m {
@@ -879,10 +888,11 @@ impl Dynamics {
                 }
             }
             // 5. Makeup per sample (the smoother is deterministic, so block-size invariant).
+            let mk_const = self.makeup.is_steady();
             {
                 // NOTE: at the smoother's fixed point the whole chunk is constant (exactly what
                 // stepping per sample would give).
-                if self.makeup.is_steady() {
+                if mk_const {
                     self.mk_buf[..m].fill(self.makeup.value());
                 } else {
                     for o in self.mk_buf[..m].iter_mut() {
@@ -892,26 +902,58 @@ impl Dynamics {
             }
             // 6. Ballistics per path (pairs of paths interleaved); the total gain in dB goes
             // into lvl_buf.
+            if matches!(self.lower, Lower::Gate { .. }) {
+                for p in 0..paths {
+                    let (st, xd) = (&mut self.bal[p], &self.x_buf[p][..m]);
+                    gate_targets(st, &co, xd, &mut self.low_buf[p][..m]);
+                }
+            }
+            // Paths whose whole chunk has one gain (both sections settled, see below).
+            let mut const_paths = 0;
             let mut p = 0;
             while p < paths {
                 let n = if p + 1 < paths { 2 } else { 1 };
-                let kind = (self.auto_release, self.lower);
+                let auto = self.auto_release;
+                let lower = !matches!(self.lower, Lower::Off);
+                let upper = !(upper_const
+                    && self.bal[p..p + n].iter().all(|st| {
+                        if auto {
+                            upper_settled::<true, FMA>(st, &co)
+                        } else {
+                            upper_settled::<false, FMA>(st, &co)
+                        }
+                    }));
                 let mk = &self.mk_buf[..m];
+                // NOTE: with both sections at the fixed point of their step for a target that
+                // is constant over the chunk (an open, settled gate) and steady makeup, every
+                // sample's gain is the same: `makeup - (r + e)`, bit for bit what the loop gives.
+                let settled = lower
+                    && !upper
+                    && mk_const
+                    && (p..p + n)
+                        .all(|q| lower_settled::<FMA>(&self.bal[q], &co, &self.low_buf[q][..m]));
+                if settled {
+                    for q in p..p + n {
+                        let st = &mut self.bal[q];
+                        let r = if auto { st.fast.max(st.slow) } else { st.fast };
+                        self.lvl_buf[q][..m].fill(mk[0] - (r + st.lower));
+                        *st = st.flushed();
+                    }
+                    const_paths += n;
+                }
                 let args = (
                     &mut self.bal[p..p + n],
                     &mut self.lvl_buf[p..p + n],
                     &self.low_buf[p..p + n],
-                    &self.x_buf[p..p + n],
                 );
-                match kind {
-                    (false, Lower::Off) => ballistics::<false, 0, FMA>(&co, args, mk, m),
-                    (true, Lower::Off) => ballistics::<true, 0, FMA>(&co, args, mk, m),
-                    (false, Lower::Expander { .. }) => {
-                        ballistics::<false, 1, FMA>(&co, args, mk, m)
-                    }
-                    (true, Lower::Expander { .. }) => ballistics::<true, 1, FMA>(&co, args, mk, m),
-                    (false, Lower::Gate { .. }) => ballistics::<false, 2, FMA>(&co, args, mk, m),
-                    (true, Lower::Gate { .. }) => ballistics::<true, 2, FMA>(&co, args, mk, m),
+                match (auto, lower, upper) {
+                    _ if settled => {}
+                    (false, false, _) => ballistics::<false, false, true, FMA>(&co, args, mk, m),
+                    (true, false, _) => ballistics::<true, false, true, FMA>(&co, args, mk, m),
+                    (false, true, true) => ballistics::<false, true, true, FMA>(&co, args, mk, m),
+                    (true, true, true) => ballistics::<true, true, true, FMA>(&co, args, mk, m),
+                    (false, true, false) => ballistics::<false, true, false, FMA>(&co, args, mk, m),
+                    (true, true, false) => ballistics::<true, true, false, FMA>(&co, args, mk, m),
                 }
                 for q in p..p + n {
                     let st = &self.bal[q];
@@ -930,8 +972,12 @@ impl Dynamics {
                         .copy_from_slice(&done[p].as_mut()[out_off..out_off + m]);
                 } else {
                     let out = &mut gain[c].as_mut()[out_off..out_off + m];
-                    for (o, &db) in out.iter_mut().zip(&self.lvl_buf[p][..m]) {
-                        *o = fastmath::exp2(db * LOG2_PER_DB);
+                    if const_paths == paths {
+                        out.fill(fastmath::exp2(self.lvl_buf[p][0] * LOG2_PER_DB));
+                    } else {
+                        for (o, &db) in out.iter_mut().zip(&self.lvl_buf[p][..m]) {
+                            *o = fastmath::exp2(db * LOG2_PER_DB);
+                        }
                     }
                 }
             }
@@ -1005,6 +1051,103 @@ impl Dynamics {
     }
 }
 
+/// `a > b ? a : b`: the same as `f32::max` for the non-NaN values the detector sees, and one
+/// instruction (no NaN fix-up) on x86.
+#[inline(always)]
+fn fmax(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
+}
+
+/// Largest `|x|` of `x` and `init` (eight independent accumulators, so that it vectorises).
+#[inline(always)]
+fn abs_max(init: f32, x: &[f32]) -> f32 {
+    let mut acc = [init; 8];
+    let mut it = x.chunks_exact(8);
+    for c in &mut it {
+        for j in 0..8 {
+            acc[j] = fmax(acc[j], c[j].abs());
+        }
+    }
+    let mut r = init;
+    for &v in it.remainder() {
+        r = fmax(r, v.abs());
+    }
+    acc.iter().fold(r, |m, &a| fmax(m, a))
+}
+
+/// Peak detection of every channel in `x` (two half-window registers each, windows aligned:
+/// all `peak_left` equal) and the stereo link at 100 %: `out` gets the largest channel's level,
+/// `max_d max(cur_d, prev_d)`, exactly as the per-channel detector followed by the link.
+///
+/// NOTE: between window boundaries each channel's `cur` only needs the run's maximum (a
+/// reduction), and the linked level is a running maximum of `max_d |x_d|` over the run on top
+/// of `max_d max(cur_d, prev_d)` at the run's start. Max is exact, so the result is bit-identical.
+fn linked_peak(det: &mut [DetectorState], x: &[[f32; CHUNK]], out: &mut [f32], half: u32) {
+    let m = out.len();
+    let mut left = det[0].peak_left;
+    let mut i = 0;
+    while i < m {
+        if left == 0 {
+            for st in det.iter_mut() {
+                st.peak_prev = st.peak_cur;
+                st.peak_cur = 0.0;
+            }
+            left = half;
+        }
+        let run = (left as usize).min(m - i);
+        let mut level = 0.0f32;
+        for st in det.iter() {
+            level = fmax(level, fmax(st.peak_cur, st.peak_prev));
+        }
+        // Largest |x| over the channels, per sample, into `out`.
+        let o = &mut out[i..i + run];
+        o.copy_from_slice(&x[0][i..i + run]);
+        for v in o.iter_mut() {
+            *v = v.abs();
+        }
+        for xd in &x[1..] {
+            for (v, &y) in o.iter_mut().zip(&xd[i..i + run]) {
+                *v = fmax(*v, y.abs());
+            }
+        }
+        for (st, xd) in det.iter_mut().zip(x) {
+            st.peak_cur = abs_max(st.peak_cur, &xd[i..i + run]);
+        }
+        // Running maximum: local prefix maxima per 8 (independent), then the carried level.
+        let mut it = o.chunks_exact_mut(8);
+        for c in &mut it {
+            for j in 1..8 {
+                c[j] = fmax(c[j - 1], c[j]);
+            }
+            for v in c.iter_mut() {
+                *v = fmax(level, *v);
+            }
+            level = c[7];
+        }
+        for v in it.into_remainder() {
+            level = fmax(level, *v);
+            *v = level;
+        }
+        left -= run as u32;
+        i += run;
+    }
+    for st in det.iter_mut() {
+        st.peak_left = left;
+    }
+}
+
+/// Stores `v` in `field`; true if the value changed (setters then mark the unit dirty, so that
+/// a host re-sending unchanged settings every block costs no coefficient update).
+#[inline(always)]
+fn store<T: PartialEq>(field: &mut T, v: T) -> bool {
+    if *field == v {
+        false
+    } else {
+        *field = v;
+        true
+    }
+}
+
 /// Mutable references to elements `d` and `d + 1`.
 #[inline(always)]
 fn pair<T>(v: &mut [T], d: usize) -> (&mut T, &mut T) {
@@ -1048,17 +1191,15 @@ fn toward<const FMA: bool>(
     }
 }
 
-/// One ballistics step of one path; returns the total reduction `r + e` in dB.
+/// The upper section's step toward target `t`; returns the gain reduction `r` in dB.
 #[inline(always)]
-fn step<const AUTO: bool, const LOWER: u8, const FMA: bool>(
+fn upper_step<const AUTO: bool, const FMA: bool>(
     st: &mut BallisticsState,
     co: &Coeffs,
     t: f32,
-    lo: f32,
-    x: f32,
 ) -> f32 {
-    // Upper section: attack when the target rises above the state.
-    let r = if AUTO {
+    // Attack when the target rises above the state.
+    if AUTO {
         st.fast = toward::<FMA>(
             st.fast,
             t,
@@ -1089,31 +1230,82 @@ fn step<const AUTO: bool, const LOWER: u8, const FMA: bool>(
             co.att_ge_rel,
         );
         st.fast
+    }
+}
+
+/// Whether the upper section sits at the fixed point of its step for the constant target of a
+/// ratio-1 (or zero-range) section, `TARGET_BIAS_DB`: then every further step returns the same
+/// state bit for bit, and the chunk can skip the upper ballistics (see [`ballistics`]).
+#[inline(always)]
+fn upper_settled<const AUTO: bool, const FMA: bool>(st: &BallisticsState, co: &Coeffs) -> bool {
+    let mut probe = *st;
+    upper_step::<AUTO, FMA>(&mut probe, co, TARGET_BIAS_DB);
+    probe.fast.to_bits() == st.fast.to_bits() && probe.slow.to_bits() == st.slow.to_bits()
+}
+
+/// Whether the lower section's target `te` is constant over the chunk and the state sits at the
+/// fixed point of its step for it (so that the whole chunk keeps the state bit for bit).
+#[inline(always)]
+fn lower_settled<const FMA: bool>(st: &BallisticsState, co: &Coeffs, te: &[f32]) -> bool {
+    let t = te[0].to_bits();
+    let next = toward::<FMA>(
+        st.lower,
+        te[0],
+        co.k_att,
+        co.a_att,
+        co.k_rel,
+        co.a_rel,
+        !co.att_ge_rel,
+    );
+    next.to_bits() == st.lower.to_bits() && te.iter().all(|v| v.to_bits() == t)
+}
+
+/// Gate state machine over one chunk of one path: per sample level `xd` (dB) in, the lower
+/// section's attenuation target out (`TARGET_BIAS_DB` open, the range closed).
+///
+/// NOTE: a pass of its own, before the ballistics: its branches follow the programme (mostly
+/// above or below the thresholds) and predict well, which breaks the state's dependency chain;
+/// a branch-free form (select chains on `open` and `hold`) measured slower.
+#[inline(always)]
+fn gate_targets(st: &mut BallisticsState, co: &Coeffs, xd: &[f32], te: &mut [f32]) {
+    let (mut open, mut hold) = (st.gate_open, st.gate_hold);
+    for (t, &x) in te.iter_mut().zip(xd) {
+        if x >= co.gate_open_db {
+            open = true;
+            hold = co.gate_hold;
+        } else if x >= co.gate_close_db {
+            if open {
+                hold = co.gate_hold;
+            }
+        } else if hold > 0 {
+            hold -= 1;
+        } else {
+            open = false;
+        }
+        *t = if open { TARGET_BIAS_DB } else { co.gate_range };
+    }
+    st.gate_open = open;
+    st.gate_hold = hold;
+}
+
+/// One ballistics step of one path; returns the total reduction `r + e` in dB. Without `UPPER`
+/// the upper section is settled (see [`upper_settled`]) and `r` is the constant `r_const`.
+#[inline(always)]
+fn step<const AUTO: bool, const LOWER: bool, const UPPER: bool, const FMA: bool>(
+    st: &mut BallisticsState,
+    co: &Coeffs,
+    t: f32,
+    te: f32,
+    r_const: f32,
+) -> f32 {
+    let r = if UPPER {
+        upper_step::<AUTO, FMA>(st, co, t)
+    } else {
+        r_const
     };
-    if LOWER == 0 {
+    if !LOWER {
         return r;
     }
-    let te = if LOWER == 1 {
-        lo
-    } else {
-        if x >= co.gate_open_db {
-            st.gate_open = true;
-            st.gate_hold = co.gate_hold;
-        } else if x >= co.gate_close_db {
-            if st.gate_open {
-                st.gate_hold = co.gate_hold;
-            }
-        } else if st.gate_hold > 0 {
-            st.gate_hold -= 1;
-        } else {
-            st.gate_open = false;
-        }
-        if st.gate_open {
-            TARGET_BIAS_DB
-        } else {
-            co.gate_range
-        }
-    };
     // Lower section: attack (opening) when the attenuation target falls below the state, so
     // the attack candidate is the smaller one when attack is the faster coefficient.
     st.lower = toward::<FMA>(
@@ -1128,31 +1320,33 @@ fn step<const AUTO: bool, const LOWER: u8, const FMA: bool>(
     r + st.lower
 }
 
-/// One or two paths' ballistics state, upper-target / gain buffers, lower targets and levels.
+/// One or two paths' ballistics state, upper-target / gain buffers and lower targets.
 type PathSlices<'a> = (
     &'a mut [BallisticsState],
     &'a mut [[f32; CHUNK]],
-    &'a [[f32; CHUNK]],
     &'a [[f32; CHUNK]],
 );
 
 /// Ballistics over one chunk for one or two paths (two are interleaved so that their recursive
 /// chains overlap). Per path: `tu` upper target in, total gain dB (makeup - r - e) out; `lo`
-/// expander target; `xd` level in dB (gate); `mk` makeup dB. `LOWER`: 0 off, 1 expander, 2 gate.
+/// lower-section target (expander curve or gate state); `mk` makeup dB. `LOWER`: a lower
+/// section is on; `UPPER`: the upper section moves (else it is settled, see [`upper_settled`]).
 #[inline(always)]
-fn ballistics<const AUTO: bool, const LOWER: u8, const FMA: bool>(
+fn ballistics<const AUTO: bool, const LOWER: bool, const UPPER: bool, const FMA: bool>(
     co: &Coeffs,
-    (st, tu, lo, xd): PathSlices<'_>,
+    (st, tu, lo): PathSlices<'_>,
     mk: &[f32],
     m: usize,
 ) {
+    let r_const = |s: &BallisticsState| if AUTO { s.fast.max(s.slow) } else { s.fast };
     if st.len() == 2 {
         let (mut s0, mut s1) = (st[0], st[1]);
+        let (r0, r1) = (r_const(&s0), r_const(&s1));
         let (t0, t1) = tu.split_at_mut(1);
         let (t0, t1) = (&mut t0[0], &mut t1[0]);
         for i in 0..m {
-            let g0 = step::<AUTO, LOWER, FMA>(&mut s0, co, t0[i], lo[0][i], xd[0][i]);
-            let g1 = step::<AUTO, LOWER, FMA>(&mut s1, co, t1[i], lo[1][i], xd[1][i]);
+            let g0 = step::<AUTO, LOWER, UPPER, FMA>(&mut s0, co, t0[i], lo[0][i], r0);
+            let g1 = step::<AUTO, LOWER, UPPER, FMA>(&mut s1, co, t1[i], lo[1][i], r1);
             t0[i] = mk[i] - g0;
             t1[i] = mk[i] - g1;
         }
@@ -1160,9 +1354,10 @@ fn ballistics<const AUTO: bool, const LOWER: u8, const FMA: bool>(
         st[1] = s1.flushed();
     } else {
         let mut s0 = st[0];
+        let r0 = r_const(&s0);
         let t0 = &mut tu[0];
         for i in 0..m {
-            let g0 = step::<AUTO, LOWER, FMA>(&mut s0, co, t0[i], lo[0][i], xd[0][i]);
+            let g0 = step::<AUTO, LOWER, UPPER, FMA>(&mut s0, co, t0[i], lo[0][i], r0);
             t0[i] = mk[i] - g0;
         }
         st[0] = s0.flushed();
