@@ -1127,7 +1127,9 @@ impl Strip {
         // Coming in from bypass: run the oversampler muted until its history is real signal.
         if want && self.sat_state == SatState::Off {
             self.sat.reset();
-            self.sat_state = SatState::Warming(2 * self.sat.latency() + SUB_BLOCK);
+            // NOTE: the 2x polyphase IIR half-bands ring for ~250 samples (to -60 dB) after a
+            // reset; warming for 320 samples plus two latencies keeps that out of the fade-in.
+            self.sat_state = SatState::Warming(2 * self.sat.latency() + 5 * SUB_BLOCK);
         }
         if !want && self.fade_sat.is_off() {
             self.sat_state = SatState::Off;
