@@ -2,10 +2,12 @@
 //! dry/wet mix and sidechain listen. The plugin's `process` and the tests both drive this, so
 //! what the tests prove holds for the plugin.
 
-use shared_dsp::dynamics::{DetectorMode, Dynamics, MAX_LOOKAHEAD_MS, MAX_SAMPLE_RATE, StereoMode};
+use shared_dsp::dynamics::{
+    DetectorMode, Dynamics, MAX_LOOKAHEAD_MS, MAX_SAMPLE_RATE, SidechainHpf, StereoMode,
+};
 use shared_dsp::oversampling::Oversampler;
 use shared_dsp::smoothing::LinearRamp;
-use shared_dsp::util::{flush_denormal, peak_abs};
+use shared_dsp::util::peak_abs;
 use std::ops::Range;
 
 /// Most main (and sidechain) channels: stereo.
@@ -88,50 +90,6 @@ pub struct BlockInfo {
     pub gain_reduction_db: f32,
 }
 
-/// 12 dB/oct high-pass for sidechain listen, the same RBJ Butterworth design as the engine's
-/// detector filter, so what you hear is what the detector hears.
-///
-/// NOTE: a small piece of DSP in the plugin because shared-dsp's `filter` module has not landed
-/// yet; it belongs there (or as a `Dynamics` listen output) once it does.
-#[derive(Clone, Copy, Debug, Default)]
-struct ListenHpf {
-    /// b0, b1, b2, a1, a2 (normalised by a0).
-    c: [f64; 5],
-    /// Transposed direct form II state.
-    s: [f64; 2],
-}
-
-impl ListenHpf {
-    fn set(&mut self, hz: f32, fs: f32) {
-        let f = (hz as f64).min(0.45 * fs as f64);
-        let w0 = 2.0 * std::f64::consts::PI * f / fs as f64;
-        let (sn, cs) = w0.sin_cos();
-        let alpha = sn / (2.0 * std::f64::consts::FRAC_1_SQRT_2);
-        let a0 = 1.0 + alpha;
-        self.c = [
-            (1.0 + cs) / 2.0 / a0,
-            -(1.0 + cs) / a0,
-            (1.0 + cs) / 2.0 / a0,
-            -2.0 * cs / a0,
-            (1.0 - alpha) / a0,
-        ];
-    }
-
-    #[inline]
-    fn run(&mut self, x: f32) -> f32 {
-        let [b0, b1, b2, a1, a2] = self.c;
-        let x = x as f64;
-        let y = b0 * x + self.s[0];
-        self.s[0] = b1 * x - a1 * y + self.s[1];
-        self.s[1] = b2 * x - a2 * y;
-        y as f32
-    }
-
-    fn flush(&mut self) {
-        self.s = [flush_denormal(self.s[0]), flush_denormal(self.s[1])];
-    }
-}
-
 /// The bus compressor's audio path: the shared [`Dynamics`] engine, a latency-aligned dry path
 /// for the mix (and the output stage's bypass), and sidechain listen. Allocation-free after
 /// [`Processor::new`].
@@ -160,8 +118,8 @@ pub struct Processor {
     mix_prev: f32,
     /// 0 = compressed output, 1 = sidechain listen; linear crossfade.
     listen: LinearRamp,
-    /// Sidechain-listen high-pass per output channel.
-    listen_hpf: [ListenHpf; MAX_CHANNELS],
+    /// Sidechain-listen high-pass per output channel (the engine's detector filter).
+    listen_hpf: [SidechainHpf; MAX_CHANNELS],
     /// Cutoff the listen filters are set to.
     listen_hpf_hz: Option<f32>,
     /// Up/down sampler of the gain stage: channels 0-1 audio, 2-3 external key.
@@ -204,7 +162,7 @@ impl Processor {
             listen_buf: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             mix_prev: 1.0,
             listen,
-            listen_hpf: [ListenHpf::default(); MAX_CHANNELS],
+            listen_hpf: [SidechainHpf::new(); MAX_CHANNELS],
             listen_hpf_hz: None,
             os: Oversampler::new(2 * MAX_CHANNELS, SUB_BLOCK, MAX_OVERSAMPLING),
             os_buf: vec![vec![0.0; SUB_BLOCK * MAX_OVERSAMPLING]; 2 * MAX_CHANNELS],
@@ -262,7 +220,7 @@ impl Processor {
         }
         self.ring_pos = 0;
         for f in &mut self.listen_hpf {
-            f.s = [0.0; 2];
+            f.reset();
         }
         self.applied = None;
     }
