@@ -84,8 +84,9 @@ PLUGINS: tuple[PluginSpec, ...] = (
         crate="channel-strip",
         name="Postmix Channel Strip",
         # Defaults are flat: filters and EQ in at 0 dB, dynamics and saturation bypassed; the
-        # constant 85-sample latency (2x saturation oversampler) is reported and compensated.
-        latency_at_default=85,
+        # constant 4-sample latency (2x saturation oversampler, polyphase IIR half-bands) is
+        # reported and compensated.
+        latency_at_default=4,
         known_bugs=frozenset({_MONO_WITH_SIDECHAIN, _NEVER_PAINTS}),
     ),
     PluginSpec(
