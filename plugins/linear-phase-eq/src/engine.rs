@@ -26,8 +26,7 @@
 use shared_dsp::filter::{Band, EqCurve, IirEq};
 use shared_dsp::fir::convolver::RECOMMENDED_PARTITION;
 use shared_dsp::fir::{
-    DEFAULT_WINDOW, DesignScratch, KernelSpectrum, PartitionedConvolver, Resolution,
-    design_linear_phase, design_linear_phase_windowed,
+    DesignScratch, KernelSpectrum, PartitionedConvolver, Resolution, design_linear_phase,
 };
 use shared_dsp::smoothing::LinearRamp;
 
@@ -266,24 +265,6 @@ pub struct Designer {
     curves: GroupCurves,
     /// Generation last designed.
     last_generation: u64,
-    /// Design with the fast windowed method (activation) instead of least squares.
-    quick: bool,
-}
-
-/// One kernel by least squares, or by the fast windowed method when `quick`.
-fn design_kernel(
-    quick: bool,
-    target: impl Fn(f64) -> f64,
-    taps: usize,
-    fs: f64,
-    out: &mut [f32],
-    scratch: &mut DesignScratch,
-) {
-    if quick {
-        design_linear_phase_windowed(target, taps, fs, DEFAULT_WINDOW, out, scratch);
-    } else {
-        design_linear_phase(target, taps, fs, out, scratch);
-    }
 }
 
 impl std::fmt::Debug for Designer {
@@ -317,7 +298,6 @@ impl Designer {
     /// Designs the four kernels of `s` into the writer's back slot.
     fn design(&mut self, s: &EqSettings, res: Resolution) {
         let fs = self.fs;
-        let quick = self.quick;
         self.curves.set(s, fs);
         let taps = res.taps(fs);
         let latency = res.latency(fs);
@@ -340,8 +320,7 @@ impl Designer {
             set.spectra[1].prepare(a);
         } else {
             // P = Hm (Hl + Hr) / 2.
-            design_kernel(
-                quick,
+            design_linear_phase(
                 |f| {
                     let [st, l, r, m, _] = curves.magnitudes(f);
                     ag * st * m * 0.5 * (l + r)
@@ -354,8 +333,7 @@ impl Designer {
             set.spectra[0].prepare(a);
             if curves.has_mid_side() || cross {
                 // Q = Hs (Hl + Hr) / 2.
-                design_kernel(
-                    quick,
+                design_linear_phase(
                     |f| {
                         let [st, l, r, _, s] = curves.magnitudes(f);
                         ag * st * s * 0.5 * (l + r)
@@ -372,8 +350,7 @@ impl Designer {
             // X = Hm (Hl - Hr) / 2 and Y = Hs (Hl - Hr) / 2, as differences of two designs.
             for (slot, ms) in [(2, 3), (3, 4)] {
                 let b = &mut self.taps_b[..taps];
-                design_kernel(
-                    quick,
+                design_linear_phase(
                     |f| {
                         let g = curves.magnitudes(f);
                         ag * g[0] * g[ms] * g[1]
@@ -383,8 +360,7 @@ impl Designer {
                     a,
                     &mut self.scratch,
                 );
-                design_kernel(
-                    quick,
+                design_linear_phase(
                     |f| {
                         let g = curves.magnitudes(f);
                         ag * g[0] * g[ms] * g[2]
@@ -475,23 +451,6 @@ impl std::fmt::Debug for Processor {
 /// # Panics
 /// If `fs` is not positive or `max_block` is 0.
 pub fn build(fs: f64, max_block: usize, settings: &EqSettings) -> (Processor, Designer) {
-    build_with(fs, max_block, settings, false)
-}
-
-/// As [`build`], but the initial kernels come from the fast windowed design (a few ms, where
-/// the least-squares design of four maximum-resolution kernels takes up to ~300 ms), and the
-/// designer is left due: its next [`Designer::run`] refines them by least squares and the audio
-/// thread crossfades to them. For `activate`, which hosts expect to return quickly.
-pub fn build_quick(fs: f64, max_block: usize, settings: &EqSettings) -> (Processor, Designer) {
-    build_with(fs, max_block, settings, true)
-}
-
-fn build_with(
-    fs: f64,
-    max_block: usize,
-    settings: &EqSettings,
-    quick: bool,
-) -> (Processor, Designer) {
     assert!(fs > 0.0 && max_block > 0);
     let max_taps = Resolution::Maximum.taps(fs);
     let conv: [PartitionedConvolver; 4] =
@@ -556,16 +515,10 @@ fn build_with(
         taps_b: vec![0.0; max_taps],
         curves: GroupCurves::new(),
         last_generation: 0,
-        quick,
     };
     p.post(settings);
     p.update_iir(settings, true);
     d.run();
-    if quick {
-        // Due again: the next `run` refines the kernels by least squares (crossfaded in).
-        d.quick = false;
-        d.last_generation = 0;
-    }
     p.poll_kernels();
     p.iir_gain.reset(p.iir_gain_target());
     (p, d)

@@ -237,14 +237,7 @@ impl Plugin for LinearPhaseEq {
         let max_block = buffer_config.max_buffer_size.max(1) as usize;
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
         self.settings_count = Some(self.params.changed.count());
-        // Offline renders design fully here (deterministic output); realtime activation uses the
-        // fast design and lets the design thread refine it (hosts expect activate to be quick).
-        let settings = self.params.settings();
-        let (processor, designer) = if self.offline {
-            engine::build(fs, max_block, &settings)
-        } else {
-            engine::build_quick(fs, max_block, &settings)
-        };
+        let (processor, designer) = engine::build(fs, max_block, &self.params.settings());
         self.reported_latency = processor.latency() as u32;
         self.processor = Some(processor);
         if let Ok(mut guard) = self.designer.lock() {
@@ -255,10 +248,6 @@ impl Plugin for LinearPhaseEq {
                 self.designer.clone(),
                 self.wake.clone(),
             ));
-        }
-        if !self.offline {
-            // The activation kernels are the fast design: let the design thread refine them.
-            self.wake.store(true, Ordering::Release);
         }
         context.set_latency_samples(self.reported_latency);
         self.shared
