@@ -8,6 +8,7 @@ pub mod dynamics_view;
 pub mod editor;
 pub mod eq_view;
 pub mod latency;
+pub mod layouts;
 pub mod limiter_view;
 pub mod loudness_view;
 pub mod meter;

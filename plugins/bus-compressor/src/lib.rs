@@ -96,34 +96,8 @@ impl Plugin for BusCompressor {
     const EMAIL: &'static str = "postmix@example.invalid";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
-        AudioIOLayout {
-            main_input_channels: NonZeroU32::new(2),
-            main_output_channels: NonZeroU32::new(2),
-            aux_input_ports: &[new_nonzero_u32(2)],
-            names: PortNames {
-                layout: Some("Stereo"),
-                aux_inputs: &["Sidechain"],
-                ..PortNames::const_default()
-            },
-            ..AudioIOLayout::const_default()
-        },
-        AudioIOLayout {
-            main_input_channels: NonZeroU32::new(1),
-            main_output_channels: NonZeroU32::new(1),
-            // NOTE: nice-plug 0.4.2's VST3 bus check (wrapper/vst3/wrapper.rs,
-            // setBusArrangements) compares the sidechain against the main bus, so VST3 hosts
-            // refuse this layout; a mono key instead crashes its VST3 buffer handling. CLAP hosts
-            // get mono; on VST3 use the stereo layout on mono tracks until nice-plug is fixed.
-            aux_input_ports: &[new_nonzero_u32(2)],
-            names: PortNames {
-                layout: Some("Mono"),
-                aux_inputs: &["Sidechain"],
-                ..PortNames::const_default()
-            },
-            ..AudioIOLayout::const_default()
-        },
-    ];
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] =
+        shared_ui::layouts::STEREO_AND_MONO_WITH_SIDECHAIN;
 
     type Editor = EguiEditor<editor::BusCompressorEditor>;
     type SysExMessage = ();

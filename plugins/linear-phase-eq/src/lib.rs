@@ -182,30 +182,7 @@ impl Plugin for LinearPhaseEq {
     const EMAIL: &'static str = "postmix@example.invalid";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
-        AudioIOLayout {
-            main_input_channels: NonZeroU32::new(2),
-            main_output_channels: NonZeroU32::new(2),
-            aux_input_ports: &[],
-            names: PortNames {
-                layout: Some("Stereo"),
-                aux_inputs: &[],
-                ..PortNames::const_default()
-            },
-            ..AudioIOLayout::const_default()
-        },
-        AudioIOLayout {
-            main_input_channels: NonZeroU32::new(1),
-            main_output_channels: NonZeroU32::new(1),
-            aux_input_ports: &[],
-            names: PortNames {
-                layout: Some("Mono"),
-                aux_inputs: &[],
-                ..PortNames::const_default()
-            },
-            ..AudioIOLayout::const_default()
-        },
-    ];
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = shared_ui::layouts::STEREO_AND_MONO;
 
     type Editor = nice_plug_egui::EguiEditor<editor::EqEditor>;
     type SysExMessage = ();

@@ -7,6 +7,7 @@
 
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, EguiEditorState};
+use shared_ui::layouts::layout;
 use shared_ui::meter::MeterValue;
 use shared_ui::output::OutputStage;
 use std::sync::Arc;
@@ -61,50 +62,10 @@ impl Plugin for LoudnessMeter {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
-        AudioIOLayout {
-            main_input_channels: NonZeroU32::new(2),
-            main_output_channels: NonZeroU32::new(2),
-            aux_input_ports: &[],
-            names: PortNames {
-                layout: Some("Stereo"),
-                aux_inputs: &[],
-                ..PortNames::const_default()
-            },
-            ..AudioIOLayout::const_default()
-        },
-        AudioIOLayout {
-            main_input_channels: NonZeroU32::new(1),
-            main_output_channels: NonZeroU32::new(1),
-            aux_input_ports: &[],
-            names: PortNames {
-                layout: Some("Mono"),
-                aux_inputs: &[],
-                ..PortNames::const_default()
-            },
-            ..AudioIOLayout::const_default()
-        },
-        AudioIOLayout {
-            main_input_channels: NonZeroU32::new(5),
-            main_output_channels: NonZeroU32::new(5),
-            aux_input_ports: &[],
-            names: PortNames {
-                layout: Some("5.0"),
-                aux_inputs: &[],
-                ..PortNames::const_default()
-            },
-            ..AudioIOLayout::const_default()
-        },
-        AudioIOLayout {
-            main_input_channels: NonZeroU32::new(6),
-            main_output_channels: NonZeroU32::new(6),
-            aux_input_ports: &[],
-            names: PortNames {
-                layout: Some("5.1"),
-                aux_inputs: &[],
-                ..PortNames::const_default()
-            },
-            ..AudioIOLayout::const_default()
-        },
+        layout(2, "Stereo", false),
+        layout(1, "Mono", false),
+        layout(5, "5.0", false),
+        layout(6, "5.1", false),
     ];
 
     type Editor = EguiEditor<editor::LoudnessMeterEditor>;
