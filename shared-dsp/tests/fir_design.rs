@@ -587,3 +587,77 @@ fn design_time_per_mode() {
         );
     }
 }
+
+/// Random "fuzz" curves like a host's parameter fuzzing produces: 24 bands of any type, gains up
+/// to +-30 dB, Q 0.1..40, cuts up to 96 dB/oct, 10 Hz..Nyquist.
+fn fuzz_curves(n: usize, seed: u64) -> Vec<shared_dsp::filter::EqCurve> {
+    use shared_dsp::filter::{Band, BandType, EqCurve, Slope};
+    let mut s = seed;
+    let mut rnd = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let kinds = [
+        BandType::Bell,
+        BandType::LowShelf,
+        BandType::HighShelf,
+        BandType::LowCut,
+        BandType::HighCut,
+        BandType::Notch,
+        BandType::BandPass,
+        BandType::TiltShelf,
+    ];
+    (0..n)
+        .map(|_| {
+            let bands: Vec<Band> = (0..24)
+                .map(|_| Band {
+                    kind: kinds[(rnd() * 8.0) as usize % 8],
+                    freq_hz: 10.0 * (3000.0f64).powf(rnd()).min(2300.0),
+                    gain_db: -30.0 + 60.0 * rnd(),
+                    q: 0.1 * 400f64.powf(rnd()),
+                    slope: Slope::from_db_per_octave(6 * (1 + (rnd() * 16.0) as u32 % 16))
+                        .unwrap_or(Slope::Db12),
+                    enabled: rnd() < 0.5,
+                })
+                .collect();
+            EqCurve::from_bands(&bands)
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "timing: cargo test --release -p shared-dsp --test fir_design explore_fuzz_design_time -- --ignored --nocapture"]
+fn explore_fuzz_design_time() {
+    use shared_dsp::fir::design::{DEFAULT_WLS, WlsParams, design_linear_phase_wls};
+    let fs = 44_100.0;
+    let curves = fuzz_curves(12, 7);
+    for res in Resolution::ALL {
+        let taps = res.taps(fs);
+        let mut scratch = DesignScratch::new(taps);
+        let mut h = vec![0.0f32; taps];
+        for cap in [500usize, 100, 50, 25] {
+            let p = WlsParams {
+                cg_iterations: cap,
+                ..DEFAULT_WLS
+            };
+            let (mut worst, mut total, mut its, mut err) = (0.0f64, 0.0f64, 0usize, 0.0f64);
+            for c in &curves {
+                let t0 = std::time::Instant::now();
+                let r =
+                    design_linear_phase_wls(|f| c.magnitude(f), taps, fs, &p, &mut h, &mut scratch);
+                let s = t0.elapsed().as_secs_f64();
+                worst = worst.max(s);
+                total += s;
+                its = its.max(r.cg_iterations);
+                err = err.max(r.care_error_db);
+            }
+            println!(
+                "{res:?} cap {cap}: mean {:.1} ms worst {:.1} ms, most CG its {its}, worst grid err {err:.2} dB",
+                total / curves.len() as f64 * 1e3,
+                worst * 1e3
+            );
+        }
+    }
+}

@@ -247,20 +247,140 @@ pub struct KernelSet {
     kernel_latency: usize,
 }
 
-/// The background half: designs kernels for the newest posted settings.
-pub struct Designer {
+/// What a [`Designer`] keeps from one activation to the next at the same sample rate: the FFT
+/// plans and buffers of the FIR design, and the kernels of its last design. Handing it to
+/// [`build_reusing`] saves the planning, and the whole design when the settings are the ones last
+/// designed (a host that deactivates and reactivates, or a plugin activated with the settings
+/// its design thread has just designed). The kernels are the same either way: a design depends
+/// only on the settings and the sample rate.
+pub struct DesignMemory {
     /// Sample rate, Hz.
     fs: f64,
+    /// FFT plans and buffers of the FIR design.
+    scratch: DesignScratch,
+    /// Kernels P, Q, X, Y of `designed` (see the [module docs](self)), `max_taps` each.
+    kernels: [Vec<f32>; 4],
+    /// Work kernel (second half of a cross-term difference).
+    work: Vec<f32>,
+    /// Settings `kernels` hold the design of (`None` before the first design).
+    designed: Option<EqSettings>,
+    /// X and Y of `designed` are non-zero.
+    cross: bool,
+}
+
+impl std::fmt::Debug for DesignMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesignMemory")
+            .field("fs", &self.fs)
+            .field("designed", &self.designed.is_some())
+            .finish()
+    }
+}
+
+impl DesignMemory {
+    /// Plans and allocates for the longest kernel at `fs` (maximum resolution).
+    fn new(fs: f64) -> Self {
+        let max_taps = Resolution::Maximum.taps(fs);
+        Self {
+            fs,
+            scratch: DesignScratch::new(max_taps),
+            kernels: std::array::from_fn(|_| vec![0.0; max_taps]),
+            work: vec![0.0; max_taps],
+            designed: None,
+            cross: false,
+        }
+    }
+
+    /// Designs the kernels of `s` at resolution `res` unless they are the ones last designed.
+    fn design(&mut self, s: &EqSettings, res: Resolution, curves: &mut GroupCurves) {
+        if self.designed == Some(*s) {
+            return;
+        }
+        self.designed = None;
+        let fs = self.fs;
+        curves.set(s, fs);
+        let curves = &*curves;
+        let taps = res.taps(fs);
+        let latency = res.latency(fs);
+        let ag = if s.auto_gain { auto_gain(curves) } else { 1.0 };
+        let cross = curves.has_left_right();
+        let [p, q, x, y] = &mut self.kernels;
+        let (p, q) = (&mut p[..taps], &mut q[..taps]);
+        if curves.is_flat() && ag == 1.0 {
+            // Exactly transparent: a unit impulse at the centre.
+            p.fill(0.0);
+            p[latency] = 1.0;
+            q.copy_from_slice(p);
+        } else {
+            // P = Hm (Hl + Hr) / 2.
+            design_linear_phase(
+                |f| {
+                    let [st, l, r, m, _] = curves.magnitudes(f);
+                    ag * st * m * 0.5 * (l + r)
+                },
+                taps,
+                fs,
+                p,
+                &mut self.scratch,
+            );
+            if curves.has_mid_side() || cross {
+                // Q = Hs (Hl + Hr) / 2.
+                design_linear_phase(
+                    |f| {
+                        let [st, l, r, _, s] = curves.magnitudes(f);
+                        ag * st * s * 0.5 * (l + r)
+                    },
+                    taps,
+                    fs,
+                    q,
+                    &mut self.scratch,
+                );
+            } else {
+                q.copy_from_slice(p);
+            }
+        }
+        if cross {
+            // X = Hm (Hl - Hr) / 2 and Y = Hs (Hl - Hr) / 2, as differences of two designs.
+            for (a, ms) in [(x, 3), (y, 4)] {
+                let (a, b) = (&mut a[..taps], &mut self.work[..taps]);
+                design_linear_phase(
+                    |f| {
+                        let g = curves.magnitudes(f);
+                        ag * g[0] * g[ms] * g[1]
+                    },
+                    taps,
+                    fs,
+                    a,
+                    &mut self.scratch,
+                );
+                design_linear_phase(
+                    |f| {
+                        let g = curves.magnitudes(f);
+                        ag * g[0] * g[ms] * g[2]
+                    },
+                    taps,
+                    fs,
+                    b,
+                    &mut self.scratch,
+                );
+                for (x, y) in a.iter_mut().zip(b.iter()) {
+                    *x = 0.5 * (*x - *y);
+                }
+            }
+        }
+        self.cross = cross;
+        self.designed = Some(*s);
+    }
+}
+
+/// The background half: designs kernels for the newest posted settings.
+pub struct Designer {
     /// Settings from the audio thread.
     settings: Reader<Posted>,
     /// Kernel sets to the audio thread.
     kernels: Writer<KernelSet>,
-    /// FFT plans and buffers of the FIR design.
-    scratch: DesignScratch,
-    /// Work kernel.
-    taps_a: Vec<f32>,
-    /// Second work kernel (cross terms).
-    taps_b: Vec<f32>,
+    /// Design plans, buffers and the last design.
+    memory: DesignMemory,
     /// Curves of the settings being designed.
     curves: GroupCurves,
     /// Generation last designed.
@@ -270,7 +390,7 @@ pub struct Designer {
 impl std::fmt::Debug for Designer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Designer")
-            .field("fs", &self.fs)
+            .field("memory", &self.memory)
             .field("last_generation", &self.last_generation)
             .finish()
     }
@@ -295,90 +415,29 @@ impl Designer {
         true
     }
 
-    /// Designs the four kernels of `s` into the writer's back slot.
+    /// Designs the four kernels of `s` (unless they are the last designed) and transforms them
+    /// into the writer's back slot.
     fn design(&mut self, s: &EqSettings, res: Resolution) {
-        let fs = self.fs;
-        self.curves.set(s, fs);
-        let taps = res.taps(fs);
-        let latency = res.latency(fs);
-        let ag = if s.auto_gain {
-            auto_gain(&self.curves)
-        } else {
-            1.0
-        };
-        let cross = self.curves.has_left_right();
-        let curves = &self.curves;
+        self.memory.design(s, res, &mut self.curves);
+        let taps = res.taps(self.memory.fs);
         let set = self.kernels.back_mut();
-        set.cross = cross;
-        set.kernel_latency = latency;
-        let a = &mut self.taps_a[..taps];
-        if curves.is_flat() && ag == 1.0 {
-            // Exactly transparent: a unit impulse at the centre.
-            a.fill(0.0);
-            a[latency] = 1.0;
-            set.spectra[0].prepare(a);
-            set.spectra[1].prepare(a);
-        } else {
-            // P = Hm (Hl + Hr) / 2.
-            design_linear_phase(
-                |f| {
-                    let [st, l, r, m, _] = curves.magnitudes(f);
-                    ag * st * m * 0.5 * (l + r)
-                },
-                taps,
-                fs,
-                a,
-                &mut self.scratch,
-            );
-            set.spectra[0].prepare(a);
-            if curves.has_mid_side() || cross {
-                // Q = Hs (Hl + Hr) / 2.
-                design_linear_phase(
-                    |f| {
-                        let [st, l, r, _, s] = curves.magnitudes(f);
-                        ag * st * s * 0.5 * (l + r)
-                    },
-                    taps,
-                    fs,
-                    a,
-                    &mut self.scratch,
-                );
-            }
-            set.spectra[1].prepare(a);
-        }
-        if cross {
-            // X = Hm (Hl - Hr) / 2 and Y = Hs (Hl - Hr) / 2, as differences of two designs.
-            for (slot, ms) in [(2, 3), (3, 4)] {
-                let b = &mut self.taps_b[..taps];
-                design_linear_phase(
-                    |f| {
-                        let g = curves.magnitudes(f);
-                        ag * g[0] * g[ms] * g[1]
-                    },
-                    taps,
-                    fs,
-                    a,
-                    &mut self.scratch,
-                );
-                design_linear_phase(
-                    |f| {
-                        let g = curves.magnitudes(f);
-                        ag * g[0] * g[ms] * g[2]
-                    },
-                    taps,
-                    fs,
-                    b,
-                    &mut self.scratch,
-                );
-                for (x, y) in a.iter_mut().zip(b.iter()) {
-                    *x = 0.5 * (*x - *y);
-                }
-                set.spectra[slot].prepare(a);
-            }
+        set.cross = self.memory.cross;
+        set.kernel_latency = res.latency(self.memory.fs);
+        let [p, q, x, y] = &self.memory.kernels;
+        set.spectra[0].prepare(&p[..taps]);
+        set.spectra[1].prepare(&q[..taps]);
+        if set.cross {
+            set.spectra[2].prepare(&x[..taps]);
+            set.spectra[3].prepare(&y[..taps]);
         } else {
             set.spectra[2].prepare(&[0.0]);
             set.spectra[3].prepare(&[0.0]);
         }
+    }
+
+    /// Gives up the design plans, buffers and last design for the next [`build_reusing`].
+    pub fn into_memory(self) -> DesignMemory {
+        self.memory
     }
 }
 
@@ -451,6 +510,20 @@ impl std::fmt::Debug for Processor {
 /// # Panics
 /// If `fs` is not positive or `max_block` is 0.
 pub fn build(fs: f64, max_block: usize, settings: &EqSettings) -> (Processor, Designer) {
+    build_reusing(fs, max_block, settings, None)
+}
+
+/// [`build`], reusing the design plans, buffers and last design of a previous [`Designer`]
+/// (see [`DesignMemory`]) when it ran at the same sample rate.
+///
+/// # Panics
+/// As [`build`].
+pub fn build_reusing(
+    fs: f64,
+    max_block: usize,
+    settings: &EqSettings,
+    memory: Option<DesignMemory>,
+) -> (Processor, Designer) {
     assert!(fs > 0.0 && max_block > 0);
     let max_taps = Resolution::Maximum.taps(fs);
     let conv: [PartitionedConvolver; 4] =
@@ -506,13 +579,14 @@ pub fn build(fs: f64, max_block: usize, settings: &EqSettings) -> (Processor, De
         c.set_kernel(&[0.0]);
         c.reset();
     }
+    let memory = match memory {
+        Some(m) if m.fs == fs => m,
+        _ => DesignMemory::new(fs),
+    };
     let mut d = Designer {
-        fs,
         settings: sr,
         kernels: kw,
-        scratch: DesignScratch::new(max_taps),
-        taps_a: vec![0.0; max_taps],
-        taps_b: vec![0.0; max_taps],
+        memory,
         curves: GroupCurves::new(),
         last_generation: 0,
     };

@@ -214,12 +214,20 @@ impl Plugin for LinearPhaseEq {
         let max_block = buffer_config.max_buffer_size.max(1) as usize;
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
         self.settings_count = Some(self.params.changed.count());
-        let (processor, designer) = engine::build(fs, max_block, &self.params.settings());
+        // The previous designer's plans and last design carry over (waits for the design
+        // thread if it is designing).
+        // A design thread that panicked poisons the lock but leaves a usable designer slot.
+        let mut guard = self
+            .designer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let memory = guard.take().map(Designer::into_memory);
+        let (processor, designer) =
+            engine::build_reusing(fs, max_block, &self.params.settings(), memory);
         self.reported_latency = processor.latency() as u32;
         self.processor = Some(processor);
-        if let Ok(mut guard) = self.designer.lock() {
-            *guard = Some(designer);
-        }
+        *guard = Some(designer);
+        drop(guard);
         if self.design_thread.is_none() {
             self.design_thread = Some(DesignThread::spawn(
                 self.designer.clone(),

@@ -98,3 +98,62 @@ fn kernel_design_time_per_mode() {
         );
     }
 }
+
+/// What `activate` costs: `engine::build` with flat settings (allocation and FFT planning only)
+/// and with 8 bands on left and right (six least-squares designs), per mode, at 48 and 96 kHz;
+/// then the same reusing the previous designer's memory (`build_reusing`), as the plugin does.
+#[test]
+#[ignore = "benchmark"]
+fn activation_time_per_mode() {
+    use postmix_linear_phase_eq::engine::{build, build_reusing};
+    for fs in [48_000.0, 96_000.0] {
+        for res in Resolution::ALL {
+            let flat = EqSettings {
+                mode: Mode::Fir(res),
+                ..EqSettings::default()
+            };
+            let mut busy = flat;
+            for i in 0..8 {
+                busy.bands[i] = BandSetting {
+                    band: Band::new(BandType::Bell, 40.0 * 2f64.powi(i as i32), 4.0, 1.0),
+                    placement: if i % 2 == 0 {
+                        Placement::Left
+                    } else {
+                        Placement::Right
+                    },
+                };
+            }
+            let fresh = |s: &EqSettings| {
+                (0..3)
+                    .map(|_| {
+                        let t = Instant::now();
+                        let pd = build(fs, 1024, s);
+                        let e = t.elapsed().as_secs_f64();
+                        drop(pd);
+                        e
+                    })
+                    .fold(f64::INFINITY, f64::min)
+            };
+            let reused = |s: &EqSettings| {
+                let (_, mut d) = build(fs, 1024, s);
+                let mut best = f64::INFINITY;
+                for _ in 0..3 {
+                    let t = Instant::now();
+                    let (p, d2) = build_reusing(fs, 1024, s, Some(d.into_memory()));
+                    best = best.min(t.elapsed().as_secs_f64());
+                    drop(p);
+                    d = d2;
+                }
+                best
+            };
+            println!(
+                "{fs} Hz {res:?}: activate flat {:.1} ms, 8 L/R bands {:.1} ms; \
+                 reusing the designer: {:.1} / {:.1} ms",
+                fresh(&flat) * 1e3,
+                fresh(&busy) * 1e3,
+                reused(&flat) * 1e3,
+                reused(&busy) * 1e3
+            );
+        }
+    }
+}
