@@ -223,10 +223,10 @@ pub enum ResolutionParam {
     /// Linear phase, 6144 samples of latency at 48 kHz (128 ms).
     #[id = "medium"]
     Medium,
-    /// Linear phase, 12 288 samples of latency at 48 kHz (256 ms).
+    /// Linear phase, 24 576 samples of latency at 48 kHz (512 ms).
     #[id = "high"]
     High,
-    /// Linear phase, 24 576 samples of latency at 48 kHz (512 ms).
+    /// Linear phase, 49 152 samples of latency at 48 kHz (1024 ms).
     #[id = "max"]
     Maximum,
 }

@@ -50,8 +50,8 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 /// The FFT pair per partition dominates below 1024 (a 1-partition kernel runs at ~2760x with
 /// B = 512, so the FFTs and copies cost more than the 24 multiply-add partitions of the medium
 /// kernel). 1024 gives ~25 % more throughput than 512; the linear-phase EQ shortens its kernels
-/// by the same amount (see `Resolution`), so its total latencies stay 3072 / 6144 / 12 288 /
-/// 24 576 samples at 48 kHz.
+/// by the same amount (see `Resolution`), so its total latencies are 3072 / 6144 / 24 576 /
+/// 49 152 samples at 48 kHz.
 pub const RECOMMENDED_PARTITION: usize = 1024;
 
 /// A kernel transformed into the partitioned frequency-domain form a [`PartitionedConvolver`]

@@ -14,13 +14,12 @@
 //! Kernels are designed by weighted least squares of the relative error (see [`design`]). A
 //! kernel of half-length `T` seconds cannot follow features narrower than about `1/T`: with
 //! 0.1 dB as the bar from 20 Hz to 20 kHz, bells and shelves (gain up to +-12 dB, Q up to 4) are
-//! reproduced when their bandwidth `f0 / Q` is at least 100 Hz (low), 25 Hz (medium), 12.5 Hz
-//! (high) or 6.25 Hz (maximum): worst 0.034, 0.057, 0.033 and 0.010 dB at 48 kHz. Maximum meets
-//! 0.1 dB for every Q <= 4 target from 20 Hz (worst 0.063 dB); medium (from 30 Hz) and high
-//! (from 20 Hz) do not at Q 4 below ~100 Hz and ~50 Hz: worst 2.02 dB and 0.85 dB at 48 kHz, and
-//! the best any least-squares or Lawson (minimax) design reached, even with the former 17 %
-//! longer medium kernel, was 0.24 dB (0.17 dB for high; see
-//! `design_within_0_1_db_all_q4_targets`).
+//! reproduced when their bandwidth `f0 / Q` is at least 100 Hz (low) or 25 Hz (medium): worst
+//! 0.034 and 0.057 dB at 48 kHz. High and maximum reproduce every Q <= 4 target from 20 Hz
+//! (worst 0.069 and 0.0008 dB). Medium (from 30 Hz) does not at Q 4 below ~100 Hz: worst
+//! 2.02 dB at 48 kHz, and the best any least-squares or Lawson (minimax) design reached, even
+//! with the former 17 % longer medium kernel, was 0.22 dB (see
+//! `design_within_0_1_db_medium_every_q4_target`).
 //!
 //! # Use in a plugin
 //! ```
