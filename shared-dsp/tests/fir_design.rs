@@ -118,7 +118,9 @@ fn worst_error(
             Some(w) => {
                 design_linear_phase_windowed(|f| t.mag(f), taps, fs, w, &mut h, &mut scratch)
             }
-            None => design_linear_phase(|f| t.mag(f), taps, fs, &mut h, &mut scratch),
+            None => {
+                design_linear_phase(|f| t.mag(f), taps, fs, &mut h, &mut scratch);
+            }
         }
         for &f in &freqs {
             let e = 20.0 * (kernel_mag(&h, f, fs) / t.mag(f)).log10();
@@ -468,7 +470,9 @@ fn explore_wls() {
                         );
                         iters = iters.max(r.cg_iterations);
                     }
-                    None => design_linear_phase(|f| t.mag(f), taps, fs, &mut h, &mut scratch),
+                    None => {
+                        design_linear_phase(|f| t.mag(f), taps, fs, &mut h, &mut scratch);
+                    }
                 }
                 secs = secs.max(t0.elapsed().as_secs_f64());
                 let (c, b, up) = errors(&h, t, lo, fs);

@@ -107,6 +107,28 @@ fn enum_combo<T: Enum + PartialEq + Copy + 'static>(
 }
 
 /// One row of the band list.
+/// The editor's accuracy readout for a kernel deviation (`db` < 0: zero-latency path, none):
+/// the text and whether it warns (over [`DEVIATION_WARN_DB`]).
+pub fn deviation_label(db: f32, hz: f32) -> Option<(String, bool)> {
+    if db.is_nan() || db < 0.0 {
+        return None;
+    }
+    if db <= DEVIATION_WARN_DB {
+        Some((format!("curve within {db:.2} dB"), false))
+    } else {
+        let at = if hz >= 1000.0 {
+            format!("{:.1} kHz", hz / 1000.0)
+        } else {
+            format!("{hz:.0} Hz")
+        };
+        Some((format!("curve off by {db:.1} dB at {at}"), true))
+    }
+}
+
+/// Deviation from the curve above which the editor warns, dB (the accuracy the linear-phase
+/// modes are specified to).
+pub const DEVIATION_WARN_DB: f32 = 0.1;
+
 fn band_row(ui: &mut egui::Ui, setter: &ParamSetter, i: usize, b: &BandParams, selected: bool) {
     let label = egui::RichText::new(format!("{:>2}", i + 1)).color(band_colour(i));
     let label = if selected { label.strong() } else { label };
@@ -240,6 +262,20 @@ impl NiceEguiApp for EqEditor {
                 {
                     ui.label("(designing...)");
                 }
+                let dev_db = self.shared.deviation_db.load(Ordering::Relaxed);
+                let dev_hz = self.shared.deviation_hz.load(Ordering::Relaxed);
+                if let Some((text, warn)) = deviation_label(dev_db, dev_hz) {
+                    ui.separator();
+                    if warn {
+                        ui.colored_label(egui::Color32::from_rgb(0xff, 0xb3, 0x00), text)
+                            .on_hover_text(
+                                "A kernel of this resolution cannot follow bands this narrow \
+                                 at this frequency: choose a higher resolution",
+                            );
+                    } else {
+                        ui.label(text);
+                    }
+                }
             });
             ui.horizontal(|ui| {
                 let mut ag = p.auto_gain.value();
@@ -356,5 +392,28 @@ impl NiceEguiApp for EqEditor {
         self.shared.analyzer_wanted.store(false, Ordering::Relaxed);
         self.gui = None;
         self.last_frame = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deviation_label_warns_above_the_spec_only() {
+        assert_eq!(deviation_label(-1.0, 0.0), None);
+        assert_eq!(deviation_label(f32::NAN, 0.0), None);
+        assert_eq!(
+            deviation_label(0.034, 30.0),
+            Some(("curve within 0.03 dB".to_string(), false))
+        );
+        assert_eq!(
+            deviation_label(2.011, 30.0),
+            Some(("curve off by 2.0 dB at 30 Hz".to_string(), true))
+        );
+        assert_eq!(
+            deviation_label(0.35, 12_500.0),
+            Some(("curve off by 0.3 dB at 12.5 kHz".to_string(), true))
+        );
     }
 }

@@ -26,7 +26,7 @@
 use shared_dsp::filter::{Band, EqCurve, IirEq};
 use shared_dsp::fir::convolver::RECOMMENDED_PARTITION;
 use shared_dsp::fir::{
-    DesignScratch, KernelSpectrum, PartitionedConvolver, Resolution, design_linear_phase,
+    DesignScratch, KernelSpectrum, PartitionedConvolver, Resolution, WlsReport, design_linear_phase,
 };
 use shared_dsp::smoothing::LinearRamp;
 
@@ -245,6 +245,8 @@ pub struct KernelSet {
     cross: bool,
     /// Kernel latency `(taps - 1) / 2`.
     kernel_latency: usize,
+    /// How far the set strays from the curve.
+    deviation: Deviation,
 }
 
 /// What a [`Designer`] keeps from one activation to the next at the same sample rate: the FFT
@@ -266,6 +268,34 @@ pub struct DesignMemory {
     designed: Option<EqSettings>,
     /// X and Y of `designed` are non-zero.
     cross: bool,
+    /// Worst audible deviation of P and Q from their targets (see [`Deviation`]).
+    deviation: Deviation,
+}
+
+/// How far a kernel set's response strays from the curve: the worst |error| of the P and Q
+/// designs on their design grids, from 20 Hz up, where the curve is within
+/// [`shared_dsp::fir::AUDIBLE_RANGE_DB`] of its peak (`shared_dsp::fir::WlsReport::audible_error_db`). What the
+/// editor shows, so that the limits of a resolution are visible rather than a surprise.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Deviation {
+    /// Worst deviation, dB.
+    pub db: f32,
+    /// Where it happens, Hz.
+    pub hz: f32,
+}
+
+impl Deviation {
+    /// The larger of `self` and the report's audible error.
+    fn max(self, r: WlsReport) -> Self {
+        if r.audible_error_db as f32 > self.db {
+            Self {
+                db: r.audible_error_db as f32,
+                hz: r.audible_error_hz as f32,
+            }
+        } else {
+            self
+        }
+    }
 }
 
 impl std::fmt::Debug for DesignMemory {
@@ -288,6 +318,7 @@ impl DesignMemory {
             work: vec![0.0; max_taps],
             designed: None,
             cross: false,
+            deviation: Deviation::default(),
         }
     }
 
@@ -306,6 +337,7 @@ impl DesignMemory {
         let cross = curves.has_left_right();
         let [p, q, x, y] = &mut self.kernels;
         let (p, q) = (&mut p[..taps], &mut q[..taps]);
+        let mut deviation = Deviation::default();
         if curves.is_flat() && ag == 1.0 {
             // Exactly transparent: a unit impulse at the centre.
             p.fill(0.0);
@@ -313,7 +345,7 @@ impl DesignMemory {
             q.copy_from_slice(p);
         } else {
             // P = Hm (Hl + Hr) / 2.
-            design_linear_phase(
+            deviation = deviation.max(design_linear_phase(
                 |f| {
                     let [st, l, r, m, _] = curves.magnitudes(f);
                     ag * st * m * 0.5 * (l + r)
@@ -322,10 +354,10 @@ impl DesignMemory {
                 fs,
                 p,
                 &mut self.scratch,
-            );
+            ));
             if curves.has_mid_side() || cross {
                 // Q = Hs (Hl + Hr) / 2.
-                design_linear_phase(
+                deviation = deviation.max(design_linear_phase(
                     |f| {
                         let [st, l, r, _, s] = curves.magnitudes(f);
                         ag * st * s * 0.5 * (l + r)
@@ -334,7 +366,7 @@ impl DesignMemory {
                     fs,
                     q,
                     &mut self.scratch,
-                );
+                ));
             } else {
                 q.copy_from_slice(p);
             }
@@ -369,6 +401,7 @@ impl DesignMemory {
             }
         }
         self.cross = cross;
+        self.deviation = deviation;
         self.designed = Some(*s);
     }
 }
@@ -422,6 +455,7 @@ impl Designer {
         let taps = res.taps(self.memory.fs);
         let set = self.kernels.back_mut();
         set.cross = self.memory.cross;
+        set.deviation = self.memory.deviation;
         set.kernel_latency = res.latency(self.memory.fs);
         let [p, q, x, y] = &self.memory.kernels;
         set.spectra[0].prepare(&p[..taps]);
@@ -469,6 +503,8 @@ pub struct Processor {
     fir_active: bool,
     /// Kernel latency of the set in use.
     kernel_latency: usize,
+    /// Deviation of the set in use.
+    deviation: Deviation,
     /// Zero-latency sections for stereo, left, right, mid and side bands.
     iir: [IirEq; 5],
     /// Zero-latency auto-gain (linear), ramped.
@@ -532,6 +568,7 @@ pub fn build_reusing(
         spectra: std::array::from_fn(|_| conv[0].new_kernel_spectrum()),
         cross: false,
         kernel_latency: 0,
+        deviation: Deviation::default(),
     };
     let (kw, kr) = triple_buffer(new_set(), new_set(), new_set());
     let (sw, sr) = triple_buffer(Posted::default(), Posted::default(), Posted::default());
@@ -557,6 +594,7 @@ pub fn build_reusing(
         cross_stop: None,
         fir_active: false,
         kernel_latency: 0,
+        deviation: Deviation::default(),
         iir,
         iir_gain: LinearRamp::new(1.0, AUTO_GAIN_RAMP_MS),
         curves: GroupCurves::new(),
@@ -618,6 +656,13 @@ impl Processor {
         } else {
             0
         }
+    }
+
+    /// How far the linear-phase kernels in use stray from the curve (`None` on the
+    /// zero-latency path, which follows the curve by construction within its documented
+    /// limits).
+    pub fn deviation(&self) -> Option<Deviation> {
+        self.fir_active.then_some(self.deviation)
     }
 
     /// A linear-phase kernel is in use.
@@ -714,6 +759,7 @@ impl Processor {
             self.cross_running = set.cross;
             self.cross_stop = None;
             self.kernel_latency = set.kernel_latency;
+            self.deviation = set.deviation;
             self.fir_active = true;
             self.held = false;
             return;
@@ -734,6 +780,7 @@ impl Processor {
         for (c, k) in self.conv.iter_mut().zip(set.spectra.iter_mut()).take(n) {
             c.swap_kernel(k);
         }
+        self.deviation = set.deviation;
         self.cross_stop = if !set.cross && self.cross_running {
             Some(3 * PARTITION)
         } else {

@@ -51,6 +51,11 @@ pub struct EditorShared {
     pub sample_rate: AtomicF32,
     /// Latency reported to the host, samples.
     pub latency: AtomicU32,
+    /// Worst deviation of the linear-phase kernels in use from the curve, dB (negative on the
+    /// zero-latency path); see [`engine::Deviation`].
+    pub deviation_db: AtomicF32,
+    /// Where that deviation is, Hz.
+    pub deviation_hz: AtomicF32,
     /// The editor is open and wants analyzer samples (the audio thread skips the rings
     /// otherwise).
     pub analyzer_wanted: AtomicBool,
@@ -64,6 +69,8 @@ impl Default for EditorShared {
             post: SampleRing::new(ANALYZER_RING),
             sample_rate: AtomicF32::new(0.0),
             latency: AtomicU32::new(0),
+            deviation_db: AtomicF32::new(-1.0),
+            deviation_hz: AtomicF32::new(0.0),
             analyzer_wanted: AtomicBool::new(false),
         }
     }
@@ -298,6 +305,15 @@ impl Plugin for LinearPhaseEq {
             self.reported_latency = latency;
             self.shared.latency.store(latency, Ordering::Relaxed);
         }
+        let deviation = processor
+            .deviation()
+            .unwrap_or(engine::Deviation { db: -1.0, hz: 0.0 });
+        self.shared
+            .deviation_db
+            .store(deviation.db, Ordering::Relaxed);
+        self.shared
+            .deviation_hz
+            .store(deviation.hz, Ordering::Relaxed);
 
         let dry = processor.dry();
         self.output.process(

@@ -246,7 +246,8 @@ fn bessel_i0(x: f64) -> f64 {
 /// [`grid_size`]`(taps)` points and fitted by [`design_linear_phase_wls`] with [`DEFAULT_WLS`]
 /// (relative error, weighted least squares), then mirrored so the kernel is exactly symmetric.
 /// The target must be finite and non-negative; non-finite values are treated as 0. A flat
-/// target gives the delayed unit impulse.
+/// target gives the delayed unit impulse. Returns what the fit reached on its grid (see
+/// [`WlsReport`]; `audible_error_db` is the deviation worth showing a user).
 ///
 /// Allocation-free. Runs in O(K M log M) with M = `grid_size(taps)` and K a few dozen
 /// conjugate-gradient iterations, plus `M/2 + 1` target calls (measured at 48 kHz over Q 0.5..4
@@ -262,8 +263,8 @@ pub fn design_linear_phase(
     fs: f64,
     out: &mut [f32],
     scratch: &mut DesignScratch,
-) {
-    design_linear_phase_wls(target_mag_linear, taps, fs, &DEFAULT_WLS, out, scratch);
+) -> WlsReport {
+    design_linear_phase_wls(target_mag_linear, taps, fs, &DEFAULT_WLS, out, scratch)
 }
 
 /// Parameters used by [`design_linear_phase`]: one weighted least-squares solve of the relative
@@ -397,7 +398,16 @@ pub struct WlsReport {
     pub care_error_db: f64,
     /// Worst |error| (dB) below the care band, on the design grid.
     pub below_error_db: f64,
+    /// Worst |error| (dB) in the care band where the target is within [`AUDIBLE_RANGE_DB`] of
+    /// its peak (deep stop bands left out), on the design grid: how far from the curve an
+    /// engineer hears the kernel.
+    pub audible_error_db: f64,
+    /// Frequency (Hz) of `audible_error_db`.
+    pub audible_error_hz: f64,
 }
+
+/// Range below the target's peak over which [`WlsReport::audible_error_db`] is measured, dB.
+pub const AUDIBLE_RANGE_DB: f64 = 40.0;
 
 /// Puts the half kernel `x` (`x[0]` = centre) into `buf` as a circularly centred, even sequence.
 fn spread_even(x: &[f64], buf: &mut [f64]) {
@@ -694,10 +704,15 @@ pub fn design_linear_phase_wls(
         }
     }
     response(x, spectrum, time_m, fft_scratch);
+    let audible_floor = dmax * 10f64.powf(-AUDIBLE_RANGE_DB / 20.0);
     for k in 0..bins {
         let e = (20.0 * (spectrum[k].re.abs().max(1e-30) / target[k].max(floor)).log10()).abs();
         if in_care(k) {
             report.care_error_db = report.care_error_db.max(e);
+            if target[k] >= audible_floor && e > report.audible_error_db {
+                report.audible_error_db = e;
+                report.audible_error_hz = k as f64 * df;
+            }
         } else if (k as f64 * df) < params.care_lo_hz {
             report.below_error_db = report.below_error_db.max(e);
         }

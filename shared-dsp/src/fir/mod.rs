@@ -48,6 +48,6 @@ pub mod design;
 
 pub use convolver::{KernelSpectrum, PartitionedConvolver};
 pub use design::{
-    DEFAULT_WINDOW, DesignScratch, Resolution, Window, design_linear_phase,
-    design_linear_phase_windowed,
+    AUDIBLE_RANGE_DB, DEFAULT_WINDOW, DesignScratch, Resolution, Window, WlsReport,
+    design_linear_phase, design_linear_phase_windowed,
 };
