@@ -210,3 +210,50 @@ fn host_bench_settings_throughput_at_blocks_64_and_1024() {
         25,
     );
 }
+
+#[test]
+#[ignore = "benchmark: run in --release"]
+fn host_bench_sections() {
+    let h = host_bench();
+    let off = Settings::all_bypassed();
+    measure_best("bypassed", &off, 10.0, 15);
+    measure_best(
+        "filters+eq",
+        &Settings {
+            filters_bypass: false,
+            eq_bypass: false,
+            ..h
+        }
+        .with_only_eq(),
+        10.0,
+        15,
+    );
+    measure_best(
+        "gate",
+        &Settings {
+            gate_bypass: false,
+            ..off
+        },
+        10.0,
+        15,
+    );
+    measure_best(
+        "comp",
+        &Settings {
+            comp_bypass: false,
+            ..off
+        },
+        10.0,
+        15,
+    );
+    measure_best(
+        "sat",
+        &Settings {
+            sat_bypass: false,
+            ..off
+        },
+        10.0,
+        15,
+    );
+    measure_best("full", &h, 10.0, 15);
+}

@@ -314,10 +314,9 @@ mod x86 {
         buf: &mut [[f64; 2]],
     ) {
         use std::arch::x86_64::{
-            __m256d, _mm_loadu_pd, _mm_setzero_pd, _mm_storeu_pd, _mm256_blendv_pd,
-            _mm256_castpd128_pd256, _mm256_castsi256_pd, _mm256_extractf128_pd, _mm256_fmadd_pd,
-            _mm256_loadu2_m128d, _mm256_mul_pd, _mm256_permute2f128_pd, _mm256_set_epi64x,
-            _mm256_setzero_pd, _mm256_storeu2_m128d,
+            __m256d, _mm_loadu_pd, _mm_setzero_pd, _mm_storeu_pd, _mm256_blend_pd,
+            _mm256_castpd128_pd256, _mm256_extractf128_pd, _mm256_fmadd_pd, _mm256_loadu2_m128d,
+            _mm256_mul_pd, _mm256_permute2f128_pd, _mm256_setzero_pd, _mm256_storeu2_m128d,
         };
         let sections = 2 * P - usize::from(ODD);
         assert!(c.len() == sections && st.len() == sections);
@@ -372,6 +371,14 @@ mod x86 {
                 unsafe {
                     // Descending, so that vector `p` reads vector `p - 1`'s previous outputs.
                     for p in (0..P).rev() {
+                        // Whether section `i` has a sample (`n - i`) in `0..len`.
+                        let busy = |i: usize| n >= i && n - i < len;
+                        let (lo, hi) = (busy(2 * p), busy(2 * p + 1));
+                        if MASKED && !lo && !hi {
+                            // Neither section has a sample: state kept, outputs stale (they
+                            // only reach sections that have no sample next iteration either).
+                            continue;
+                        }
                         // Low half: section 2p's input (section 2p - 1's output, or the new
                         // sample); high half: section 2p + 1's (section 2p's output).
                         let x = if p == 0 {
@@ -383,16 +390,12 @@ mod x86 {
                         let out = _mm256_fmadd_pd(b0, x, s1[p]);
                         let n1 = _mm256_fmadd_pd(na1, out, _mm256_fmadd_pd(b1, x, s2[p]));
                         let n2 = _mm256_fmadd_pd(na2, out, _mm256_mul_pd(b2, x));
-                        if MASKED {
-                            let on = |k: usize| if n >= k && n - k < len { -1 } else { 0 };
-                            let m = _mm256_castsi256_pd(_mm256_set_epi64x(
-                                on(2 * p + 1),
-                                on(2 * p + 1),
-                                on(2 * p),
-                                on(2 * p),
-                            ));
-                            s1[p] = _mm256_blendv_pd(s1[p], n1, m);
-                            s2[p] = _mm256_blendv_pd(s2[p], n2, m);
+                        if MASKED && !hi {
+                            s1[p] = _mm256_blend_pd::<0b0011>(s1[p], n1);
+                            s2[p] = _mm256_blend_pd::<0b0011>(s2[p], n2);
+                        } else if MASKED && !lo {
+                            s1[p] = _mm256_blend_pd::<0b1100>(s1[p], n1);
+                            s2[p] = _mm256_blend_pd::<0b1100>(s2[p], n2);
                         } else {
                             s1[p] = n1;
                             s2[p] = n2;
