@@ -640,6 +640,61 @@ fn all_finite(x: &[f32]) -> bool {
         == 0
 }
 
+/// Interleaves `l`, `r` into `buf` as `f64` if every sample is finite (returns false, leaving
+/// `buf` to the caller, if not).
+#[inline(always)]
+fn load_pair_body(l: &[f32], r: &[f32], buf: &mut [[f64; 2]]) -> bool {
+    if !(all_finite(l) && all_finite(r)) {
+        return false;
+    }
+    for ((s, l), r) in buf.iter_mut().zip(l).zip(r) {
+        *s = [*l as f64, *r as f64];
+    }
+    true
+}
+
+/// De-interleaves `buf` into `l`, `r` as `f32`.
+#[inline(always)]
+fn store_pair_body(buf: &[[f64; 2]], l: &mut [f32], r: &mut [f32]) {
+    for ((s, l), r) in buf.iter().zip(l).zip(r) {
+        *l = s[0] as f32;
+        *r = s[1] as f32;
+    }
+}
+
+/// [`load_pair_body`], compiled for AVX2 when `avx2` (the same conversions, wider vectors).
+#[inline]
+fn load_pair(avx2: bool, l: &[f32], r: &[f32], buf: &mut [[f64; 2]]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn wide(l: &[f32], r: &[f32], buf: &mut [[f64; 2]]) -> bool {
+            load_pair_body(l, r, buf)
+        }
+        // SAFETY: `avx2` is only true when the CPU has AVX2 and FMA (`IirEq::fma`).
+        return unsafe { wide(l, r, buf) };
+    }
+    let _ = avx2;
+    load_pair_body(l, r, buf)
+}
+
+/// [`store_pair_body`], compiled for AVX2 when `avx2`.
+#[inline]
+fn store_pair(avx2: bool, buf: &[[f64; 2]], l: &mut [f32], r: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn wide(buf: &[[f64; 2]], l: &mut [f32], r: &mut [f32]) {
+            store_pair_body(buf, l, r)
+        }
+        // SAFETY: as in `load_pair`.
+        unsafe { wide(buf, l, r) };
+        return;
+    }
+    let _ = avx2;
+    store_pair_body(buf, l, r)
+}
+
 /// `x` as `f64`, or 0 (counted in `bad`) if it is not finite.
 #[inline(always)]
 fn guard(x: f32, bad: &mut usize) -> f64 {
@@ -1042,11 +1097,7 @@ impl IirEq {
             match pair {
                 [l, r] => {
                     let (l, r) = (&l[start..start + len], &r[start..start + len]);
-                    if all_finite(l) && all_finite(r) {
-                        for ((s, l), r) in buf.iter_mut().zip(l).zip(r) {
-                            *s = [*l as f64, *r as f64];
-                        }
-                    } else {
+                    if !load_pair(*fma, l, r, buf) {
                         for ((s, l), r) in buf.iter_mut().zip(l).zip(r) {
                             *s = [guard(*l, &mut bad), guard(*r, &mut bad)];
                         }
@@ -1099,10 +1150,7 @@ impl IirEq {
             match pair {
                 [l, r] => {
                     let (l, r) = (&mut l[start..start + len], &mut r[start..start + len]);
-                    for ((s, l), r) in buf.iter().zip(l).zip(r) {
-                        *l = s[0] as f32;
-                        *r = s[1] as f32;
-                    }
+                    store_pair(*fma, buf, l, r);
                 }
                 [m] => {
                     for (s, m) in buf.iter().zip(&mut m[start..start + len]) {
