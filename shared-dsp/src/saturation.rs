@@ -47,7 +47,8 @@
 //! oversampled block (branch-free `tanh_fast`; compiled for AVX2 + FMA at run time when available,
 //! its `exp2` series then fused; else AVX2, else SSE2/portable); per-sample glide work happens
 //! only while the drive or character is moving. The DC blocker runs two channels per pass and two samples ahead
-//! (four independent dependency chains instead of one per channel).
+//! (four independent dependency chains instead of one per channel); with AVX2 + FMA all four
+//! share one 256-bit vector.
 //!
 //! # Example: a stereo buffer
 //! ```

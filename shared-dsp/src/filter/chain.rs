@@ -9,7 +9,12 @@
 //! steady state (no coefficient ramp in the chunk) the sections' coefficients are gathered
 //! once per chunk into a flat array and run in passes of at most `PASS_SECTIONS` (6) sections,
 //! unrolled for their count so the state stays in registers. On x86-64 CPUs with AVX2 and FMA
-//! (detected once, in [`IirEq::new`]) the same kernel is compiled with fused multiply-adds.
+//! (detected once, in [`IirEq::new`]) the steady state runs a skewed pipeline instead: two
+//! sections share each 256-bit vector and section `k` processes sample `n - k`, so the sections
+//! of an iteration are independent (passes of up to 8 sections, bit-identical to the 128-bit FMA
+//! kernel); the coefficient ramps use the 128-bit FMA kernel.
+//!
+//! [`IirEq::process_chain`] runs two EQs (the channel strip's filters and EQ) in one such pass.
 
 use super::curve::Band;
 use super::design::{DigitalBand, IDENTITY, MAX_DIGITAL_SECTIONS as MAX_SECTIONS};
