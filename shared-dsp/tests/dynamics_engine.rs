@@ -808,3 +808,55 @@ fn throughput_bus_compressor_configuration() {
         }
     }
 }
+
+#[test]
+fn open_expander_shortcut_is_bit_exact_with_the_full_computation() {
+    // An expander under a ratio-1 upper section (the channel strip's gate instance) skips the
+    // dB conversion, the curve and the unity multiply while the level stays above threshold.
+    // The same expander under an upper section that can never act but is not constant runs
+    // the full computation: the outputs must be identical bit for bit, through openings and
+    // closings (a programme with a silent gap, both detectors, stereo linked and unlinked).
+    let [mut l0, mut r0] = programme(FS as f64, 3.0, 21);
+    for x in l0[60_000..80_000].iter_mut().chain(&mut r0[60_000..80_000]) {
+        *x *= 1e-4;
+    }
+    for det in [DetectorMode::Peak, DetectorMode::Rms] {
+        for link in [100.0, 40.0] {
+            let make = |ratio: f32, threshold_db: f32| {
+                let mut d = Dynamics::new(2, 64);
+                d.set_sample_rate(FS);
+                d.set_detector(det);
+                d.set_detector_ms(2.0);
+                d.set_stereo_link_percent(link);
+                d.set_ratio(ratio);
+                d.set_threshold_db(threshold_db);
+                d.set_attack_ms(1.0);
+                d.set_release_ms(80.0);
+                d.set_lower(Lower::Expander {
+                    threshold_db: -45.0,
+                    ratio: 2.0,
+                    knee_db: 3.0,
+                    range_db: 40.0,
+                });
+                d
+            };
+            let (mut a, mut b) = (make(1.0, 0.0), make(1.0001, 200.0));
+            let (mut la, mut ra) = (l0.clone(), r0.clone());
+            let (mut lb, mut rb) = (l0.clone(), r0.clone());
+            for (((xa, ya), xb), yb) in la
+                .chunks_mut(64)
+                .zip(ra.chunks_mut(64))
+                .zip(lb.chunks_mut(64))
+                .zip(rb.chunks_mut(64))
+            {
+                a.process(&mut [xa, ya], None);
+                b.process(&mut [xb, yb], None);
+            }
+            let same = la.iter().zip(&lb).all(|(x, y)| x.to_bits() == y.to_bits())
+                && ra.iter().zip(&rb).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{det:?}, link {link} %");
+            // The gap was expanded (the shortcut did not keep the expander open).
+            assert!(peak_db(&la[70_000..80_000]) < peak_db(&l0[70_000..80_000]) - 10.0);
+        }
+    }
+}

@@ -448,16 +448,34 @@ impl Delay {
         self.pos = 0;
     }
 
-    /// Writes `input` of channel `ch` and reads the delayed signal into `out` (same length).
-    /// Call for every channel, then [`Self::advance`].
+    /// Writes `input` of channel `ch` and reads the delayed signal into `out` (same length,
+    /// at most [`SUB_BLOCK`]). Call for every channel, then [`Self::advance`].
+    // NOTE: in contiguous runs (memcpy) instead of a masked index per sample. Writing the whole
+    // piece before reading is safe: the ring is at least `delay + SUB_BLOCK + 1` long, so the
+    // piece never overwrites what it still has to read.
     fn run(&mut self, ch: usize, input: &[f32], out: &mut [f32]) {
+        self.write(ch, input);
+        let n = out.len();
+        let size = self.mask + 1;
+        let ring = &self.ring[ch];
+        let r = self.pos.wrapping_sub(self.delay) & self.mask;
+        let first = n.min(size - r);
+        out[..first].copy_from_slice(&ring[r..r + first]);
+        out[first..].copy_from_slice(&ring[..n - first]);
+    }
+
+    /// Writes `input` of channel `ch` without reading (the delayed signal is not needed for
+    /// this piece, but must be there for the next ones). Call for every channel, then
+    /// [`Self::advance`].
+    fn write(&mut self, ch: usize, input: &[f32]) {
+        let n = input.len();
+        debug_assert!(n <= SUB_BLOCK);
+        let size = self.mask + 1;
         let ring = &mut self.ring[ch];
-        let mut w = self.pos;
-        for (o, &x) in out.iter_mut().zip(input) {
-            ring[w] = x;
-            *o = ring[w.wrapping_sub(self.delay) & self.mask];
-            w = (w + 1) & self.mask;
-        }
+        let w = self.pos;
+        let first = n.min(size - w);
+        ring[w..w + first].copy_from_slice(&input[..first]);
+        ring[..n - first].copy_from_slice(&input[first..]);
     }
 
     fn advance(&mut self, n: usize) {
@@ -488,6 +506,10 @@ pub struct Strip {
     settings: Settings,
     /// False until the first settings after `reset` (then everything jumps, no glides).
     primed: bool,
+    /// Filters and EQ run in one pass for the current sub-block: both fully in and adjacent
+    /// (EQ in the audio path, dynamics after it). Decided at the sub-block start, so it does
+    /// not depend on how the host splits its buffers.
+    chain_filters_eq: bool,
     /// Trim in dB, gliding.
     trim_db: LinearRamp,
     /// Polarity factor per channel (+1 / -1), crossfading.
@@ -559,6 +581,7 @@ impl Strip {
             phase: 0,
             settings: Settings::default(),
             primed: false,
+            chain_filters_eq: false,
             trim_db: LinearRamp::new(0.0, GLIDE_MS),
             polarity: [LinearRamp::new(1.0, FADE_MS), LinearRamp::new(1.0, FADE_MS)],
             filters: IirEq::new(MAX_CHANNELS, SUB_BLOCK, 2),
@@ -590,6 +613,7 @@ impl Strip {
         };
         s.sat_delay.delay = lat;
         s.dry_delay.delay = lat;
+        s.filters.reserve_chain(s.eq.max_bands());
         for d in [&mut s.gate, &mut s.comp] {
             d.set_stereo_link_percent(100.0);
             d.set_detector(DetectorMode::Peak);
@@ -691,6 +715,15 @@ impl Strip {
     /// Hands new settings to the units (only what changed).
     fn apply(&mut self, s: &Settings) {
         let first = !self.primed;
+        if !first && *s == self.settings {
+            // NOTE: every setter below is idempotent for unchanged settings (they record the
+            // value and mark nothing dirty); only the auto attack moves with the programme.
+            if s.comp_attack_mode == AttackMode::Auto {
+                let attack = self.auto_attack();
+                self.comp.set_attack_ms(attack);
+            }
+            return;
+        }
         let p = if first { None } else { Some(self.settings) };
         let fb = s.filter_bands();
         for (i, b) in fb.iter().enumerate() {
@@ -752,17 +785,9 @@ impl Strip {
         let attack = match s.comp_attack_mode {
             AttackMode::Manual => s.comp_attack_ms,
             AttackMode::Fast => FAST_ATTACK_MS,
-            AttackMode::Auto => {
-                let (pk, ms) = self.crest_env;
-                let crest = if ms > 1e-12 {
-                    gain_to_db(pk / ms.sqrt())
-                } else {
-                    3.0
-                };
-                auto_attack_ms(crest)
-            }
+            AttackMode::Auto => self.auto_attack(),
         };
-        c.set_attack_ms(attack);
+        self.comp.set_attack_ms(attack);
         // Saturation.
         self.sat.set_drive_db(s.sat_drive_db);
         self.sat.set_character(s.sat_character);
@@ -822,6 +847,17 @@ impl Strip {
         self.settings = *s;
     }
 
+    /// The programme-dependent attack from the crest envelopes, ms.
+    fn auto_attack(&self) -> f32 {
+        let (pk, ms) = self.crest_env;
+        let crest = if ms > 1e-12 {
+            gain_to_db(pk / ms.sqrt())
+        } else {
+            3.0
+        };
+        auto_attack_ms(crest)
+    }
+
     /// Processes `audio` in place (1 or 2 channels, at most `max_block` samples).
     /// `settings()` is called at every absolute multiple of [`SUB_BLOCK`] samples since
     /// `reset` (so at most once per `SUB_BLOCK` samples, and always for the first sample after
@@ -852,6 +888,13 @@ impl Strip {
                 self.end_sub_block();
                 let s = settings();
                 self.apply(&s);
+                let full = |f: &Fade| !f.ramp.is_moving() && f.ramp.value() == 1.0;
+                self.chain_filters_eq = !s.filters_bypass
+                    && !s.eq_bypass
+                    && !s.eq_to_sidechain
+                    && !s.dynamics_first
+                    && full(&self.fade_filters)
+                    && full(&self.fade_eq);
             }
             let len = (SUB_BLOCK - self.phase).min(n - start);
             self.piece(audio, sidechain, start..start + len, &mut info);
@@ -930,11 +973,21 @@ impl Strip {
 
         // 2. Filters.
         let run = self.fade_filters.begin(!s.filters_bypass);
-        self.section(run, Section::Filters, bufs, len);
+        let eq_in_path = !s.eq_bypass && !s.eq_to_sidechain;
+        if self.chain_filters_eq {
+            // Both fully in for the whole sub-block, EQ right after the filters: one pass.
+            let eq_run = self.fade_eq.begin(eq_in_path);
+            debug_assert!(run == Run::Full && eq_run == Run::Full);
+            self.filters.process_chain(&mut self.eq, bufs);
+            self.dynamics(bufs, sidechain, r.clone(), info);
+        } else {
+            self.section(run, Section::Filters, bufs, len);
+        }
 
         // 3. Dynamics and EQ in the chosen order.
-        let eq_in_path = !s.eq_bypass && !s.eq_to_sidechain;
-        if s.dynamics_first {
+        if self.chain_filters_eq {
+            // Done above.
+        } else if s.dynamics_first {
             self.dynamics(bufs, sidechain, r.clone(), info);
             let run = self.fade_eq.begin(eq_in_path);
             self.section(run, Section::Eq, bufs, len);
@@ -1116,13 +1169,6 @@ impl Strip {
     /// Saturation with its bypass crossfade; a plain delay of the same latency when bypassed.
     fn saturation(&mut self, bufs: &mut [&mut [f32]], len: usize) {
         let s = self.settings;
-        // The delayed dry signal is always kept (it is the bypassed path and the crossfade's
-        // dry side).
-        for (c, b) in bufs.iter().enumerate() {
-            let d = &mut self.dry_scratch[c][..len];
-            self.sat_delay.run(c, b, d);
-        }
-        self.sat_delay.advance(len);
         let want = !s.sat_bypass;
         // Coming in from bypass: run the oversampler muted until its history is real signal.
         if want && self.sat_state == SatState::Off {
@@ -1136,6 +1182,19 @@ impl Strip {
         }
         let target_on = want && self.sat_state == SatState::On;
         let run = self.fade_sat.begin(target_on);
+        // The delay line always runs (it is the bypassed path and the crossfade's dry side);
+        // its output is only read when this piece uses it.
+        if self.sat_state == SatState::On && run == Run::Full {
+            for (c, b) in bufs.iter().enumerate() {
+                self.sat_delay.write(c, b);
+            }
+        } else {
+            for (c, b) in bufs.iter().enumerate() {
+                let d = &mut self.dry_scratch[c][..len];
+                self.sat_delay.run(c, b, d);
+            }
+        }
+        self.sat_delay.advance(len);
         match self.sat_state {
             SatState::Off => {
                 for (b, d) in bufs.iter_mut().zip(&self.dry_scratch) {

@@ -145,3 +145,115 @@ impl OnlyEq for Settings {
         }
     }
 }
+
+/// The settings `postmix-bench` gives the plugin (tests/src/bin/postmix-bench.rs, issue 7):
+/// 12 dB/oct HPF and LPF at their defaults, LF/HMF/HF +3.6 dB, LMF -3.6 dB (shelves at the
+/// ends), expander and compressor at their defaults, 2x tape saturation at 6 dB drive.
+fn host_bench() -> Settings {
+    let d = Settings::default();
+    Settings {
+        hpf: HpfSlope::Db12,
+        lpf: LpfSlope::Db12,
+        lf: EqBand {
+            gain_db: 3.6,
+            ..d.lf
+        },
+        lmf: EqBand {
+            gain_db: -3.6,
+            ..d.lmf
+        },
+        hmf: EqBand {
+            gain_db: 3.6,
+            ..d.hmf
+        },
+        hf: EqBand {
+            gain_db: 3.6,
+            ..d.hf
+        },
+        gate_bypass: false,
+        comp_bypass: false,
+        sat_bypass: false,
+        ..d
+    }
+}
+
+/// Best of `runs` wall-clock timings of `seconds` of programme (on a shared machine the fastest
+/// run is the one least disturbed; the thread CPU clock is too coarse for runs this short).
+fn measure_best(label: &str, s: &Settings, seconds: f64, runs: usize) {
+    let [l0, r0] = programme(48_000.0, seconds, 3);
+    let mut line = format!("{label:<34}");
+    for block in [64usize, 1024] {
+        let mut strip = Strip::new(block);
+        strip.set_sample_rate(48_000.0);
+        let (mut l, mut r) = (l0.clone(), r0.clone());
+        process_stereo(&mut strip, &mut l[..48_000], &mut r[..48_000], block, s);
+        let mut best = f64::INFINITY;
+        for _ in 0..runs {
+            let (mut l, mut r) = (l0.clone(), r0.clone());
+            let t = std::time::Instant::now();
+            process_stereo(&mut strip, &mut l, &mut r, block, s);
+            best = best.min(t.elapsed().as_secs_f64());
+            std::hint::black_box(&l);
+        }
+        line += &format!("  block {block:>4}: {:>7.0}x", seconds / best);
+    }
+    println!("{line}");
+}
+
+#[test]
+#[ignore = "benchmark: run in --release"]
+fn host_bench_settings_throughput_at_blocks_64_and_1024() {
+    measure_best(
+        "postmix-bench settings (strip only)",
+        &host_bench(),
+        10.0,
+        25,
+    );
+}
+
+#[test]
+#[ignore = "benchmark: run in --release"]
+fn host_bench_sections() {
+    let h = host_bench();
+    let off = Settings::all_bypassed();
+    measure_best("bypassed", &off, 10.0, 15);
+    measure_best(
+        "filters+eq",
+        &Settings {
+            filters_bypass: false,
+            eq_bypass: false,
+            ..h
+        }
+        .with_only_eq(),
+        10.0,
+        15,
+    );
+    measure_best(
+        "gate",
+        &Settings {
+            gate_bypass: false,
+            ..off
+        },
+        10.0,
+        15,
+    );
+    measure_best(
+        "comp",
+        &Settings {
+            comp_bypass: false,
+            ..off
+        },
+        10.0,
+        15,
+    );
+    measure_best(
+        "sat",
+        &Settings {
+            sat_bypass: false,
+            ..off
+        },
+        10.0,
+        15,
+    );
+    measure_best("full", &h, 10.0, 15);
+}

@@ -269,6 +269,9 @@ pub struct Dynamics {
     gr_db: Vec<f32>,
     /// Number of paths in the last block.
     last_paths: usize,
+    /// Every gain written by the last [`Self::compute_impl`] call is exactly 1 (a settled,
+    /// open gate or expander): [`Self::process`] then skips the multiply.
+    unity: bool,
     /// The CPU runs the AVX2 + FMA instance of the per-sample loops ([`crate::simd`]).
     fma: bool,
 }
@@ -336,6 +339,7 @@ impl Dynamics {
             gain_scratch: vec![vec![0.0; max_block]; max_channels],
             gr_db: vec![0.0; nch],
             last_paths: 1,
+            unity: false,
             fma: crate::simd::avx2_fma(),
         };
         s.set_sample_rate(48_000.0);
@@ -590,7 +594,12 @@ impl Dynamics {
         while start < n {
             let end = (start + self.max_block).min(n);
             self.compute_impl(&*audio, sidechain, start..end, &mut gain);
-            self.apply_impl(audio, start..end, &gain);
+            // NOTE: `x * 1.0 == x` for every `x`, so a unity gain without look-ahead needs no
+            // multiply (mid/side would still re-encode, so it always runs).
+            let ms_mode = self.stereo_mode == StereoMode::MidSide && audio.len() == 2;
+            if !(self.unity && self.co.lookahead == 0 && !ms_mode) {
+                self.apply_impl(audio, start..end, &gain);
+            }
             start = end;
         }
         self.gain_scratch = gain;
@@ -662,6 +671,27 @@ impl Dynamics {
         }
         self.last_paths = paths;
         let co = self.co;
+        self.unity = true;
+        // Linear detector level from which an expander's attenuation is exactly 0 (the level
+        // is then at least 0.01 dB above threshold + half knee, far beyond the error of the
+        // polynomial log2), for an upper section that is constant too (the strip's gate
+        // instance): such a chunk needs neither the dB conversion nor the curve.
+        let (scale, offset) = match self.detector {
+            // 10 log10(2 ms) = 3.0103 (log2(ms) + 1).
+            DetectorMode::Rms => (0.5 * DB_PER_LOG2, 0.5 * DB_PER_LOG2),
+            DetectorMode::Peak => (DB_PER_LOG2, 0.0),
+        };
+        let gc = self.computer;
+        let upper_const = gc.u_slope == 0.0 && gc.u_thr.is_finite();
+        let open_level = match self.lower {
+            Lower::Expander { .. } if upper_const => {
+                let db = gc.l_thr as f64 + gc.l_hw as f64 + 0.01;
+                let v = ((db - offset as f64) / scale as f64).exp2() as f32;
+                // NaN thresholds never take the shortcut.
+                if v.is_nan() { f32::INFINITY } else { v }
+            }
+            _ => f32::INFINITY,
+        };
         let mut pos = range.start;
         while pos < range.end {
             let m = CHUNK.min(range.end - pos);
@@ -840,19 +870,19 @@ impl Dynamics {
                 }
             }
             // 4. Level in dB (into x_buf) and the computer's targets.
-            let (scale, offset) = match self.detector {
-                // 10 log10(2 ms) = 3.0103 (log2(ms) + 1).
-                DetectorMode::Rms => (0.5 * DB_PER_LOG2, 0.5 * DB_PER_LOG2),
-                DetectorMode::Peak => (DB_PER_LOG2, 0.0),
-            };
-            let gc = self.computer;
             // NOTE: a ratio-1 upper section (the strip's gate instance) has the constant target
             // `0 + TARGET_BIAS_DB` (exactly what `upper_gr_db` returns for a finite threshold).
-            let upper_const = gc.u_slope == 0.0 && gc.u_thr.is_finite();
             for p in 0..paths {
                 let lv = &mut self.lvl_buf[p][..m];
                 let xd = &mut self.x_buf[p][..m];
                 let lo = &mut self.low_buf[p][..m];
+                if open_level < f32::INFINITY && min_of(lv) >= open_level {
+                    // Expander open over the whole chunk: both targets are the bias (what the
+                    // loops below give); the level in dB is only needed by a gate.
+                    lv.fill(TARGET_BIAS_DB);
+                    lo.fill(TARGET_BIAS_DB);
+                    continue;
+                }
                 if upper_const {
                     for i in 0..m {
                         let v = lv[i].clamp(LEVEL_FLOOR, LEVEL_CEIL);
@@ -959,8 +989,11 @@ impl Dynamics {
                 } else {
                     let out = &mut gain[c].as_mut()[out_off..out_off + m];
                     if const_paths == paths {
-                        out.fill(fastmath::exp2(self.lvl_buf[p][0] * LOG2_PER_DB));
+                        let g = fastmath::exp2(self.lvl_buf[p][0] * LOG2_PER_DB);
+                        self.unity &= g == 1.0;
+                        out.fill(g);
                     } else {
+                        self.unity = false;
                         for (o, &db) in out.iter_mut().zip(&self.lvl_buf[p][..m]) {
                             *o = fastmath::exp2(db * LOG2_PER_DB);
                         }
@@ -1042,6 +1075,24 @@ impl Dynamics {
 #[inline(always)]
 fn fmax(a: f32, b: f32) -> f32 {
     if a > b { a } else { b }
+}
+
+/// Smallest value of `x` (+inf when empty; eight independent accumulators, so that it
+/// vectorises). For NaN-free `x`.
+#[inline(always)]
+fn min_of(x: &[f32]) -> f32 {
+    let mut acc = [f32::INFINITY; 8];
+    let mut it = x.chunks_exact(8);
+    for c in &mut it {
+        for j in 0..8 {
+            acc[j] = if c[j] < acc[j] { c[j] } else { acc[j] };
+        }
+    }
+    let mut r = f32::INFINITY;
+    for &v in it.remainder() {
+        r = if v < r { v } else { r };
+    }
+    acc.iter().fold(r, |m, &a| if a < m { a } else { m })
 }
 
 /// Largest `|x|` of `x` and `init` (eight independent accumulators, so that it vectorises).

@@ -9,7 +9,12 @@
 //! steady state (no coefficient ramp in the chunk) the sections' coefficients are gathered
 //! once per chunk into a flat array and run in passes of at most `PASS_SECTIONS` (6) sections,
 //! unrolled for their count so the state stays in registers. On x86-64 CPUs with AVX2 and FMA
-//! (detected once, in [`IirEq::new`]) the same kernel is compiled with fused multiply-adds.
+//! (detected once, in [`IirEq::new`]) the steady state runs a skewed pipeline instead: two
+//! sections share each 256-bit vector and section `k` processes sample `n - k`, so the sections
+//! of an iteration are independent (passes of up to 8 sections, bit-identical to the 128-bit FMA
+//! kernel); the coefficient ramps use the 128-bit FMA kernel.
+//!
+//! [`IirEq::process_chain`] runs two EQs (the channel strip's filters and EQ) in one such pass.
 
 use super::curve::Band;
 use super::design::{DigitalBand, IDENTITY, MAX_DIGITAL_SECTIONS as MAX_SECTIONS};
@@ -247,14 +252,232 @@ mod x86 {
         }
     }
 
-    /// [`super::run_steady`] compiled for AVX2 + FMA.
+    /// [`super::run_steady`] compiled for AVX2 + FMA (the reference [`run_steady_skewed`] is
+    /// checked against).
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA.
+    #[cfg(test)]
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn run_steady_fma(c: &[Coef], st: &mut [State], buf: &mut [[f64; 2]]) {
         // SAFETY: the CPU has FMA (caller's contract).
         unsafe { super::run_steady::<Fma>(c, st, buf) }
+    }
+
+    /// Most sections in one skewed pass ([`skewed`]): four pairs, whose state (`s1`, `s2` and
+    /// the last outputs) fills 12 of the 16 `ymm` registers; the coefficients are memory
+    /// operands.
+    const SKEW_PAIRS: usize = 4;
+
+    /// [`super::run_steady`] for AVX2 + FMA with two sections per 256-bit vector (see
+    /// [`skewed`]): the same arithmetic per section and sample as [`Fma`], so the same output
+    /// bit for bit, at about half the instructions. Runs passes of at most `2 SKEW_PAIRS`
+    /// sections (sizes differing by at most one).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn run_steady_skewed(c: &[Coef], st: &mut [State], buf: &mut [[f64; 2]]) {
+        let total = c.len();
+        let passes = total.div_ceil(2 * SKEW_PAIRS);
+        let mut j = 0;
+        for p in 0..passes {
+            let n = (total - j) / (passes - p);
+            let (c, st) = (&c[j..j + n], &mut st[j..j + n]);
+            // SAFETY: the CPU has AVX2 and FMA (caller's contract).
+            unsafe {
+                match n {
+                    1 | 2 => super::run_steady::<Fma>(c, st, buf),
+                    3 => skewed::<2, true>(c, st, buf),
+                    4 => skewed::<2, false>(c, st, buf),
+                    5 => skewed::<3, true>(c, st, buf),
+                    6 => skewed::<3, false>(c, st, buf),
+                    7 => skewed::<4, true>(c, st, buf),
+                    _ => skewed::<SKEW_PAIRS, false>(c, st, buf),
+                }
+            }
+            j += n;
+        }
+    }
+
+    /// Runs `2 P` sections (`2 P - 1` if `ODD`) over `buf` as a skewed pipeline: vector `p`
+    /// holds sections `2p` (low half, both channels) and `2p + 1` (high half), and in iteration
+    /// `n` section `k` processes sample `n - k`, so its input is the output section `k - 1`
+    /// produced in the previous iteration. The sections of one iteration are independent, and
+    /// two of them share each 256-bit instruction. Per section and sample the arithmetic is
+    /// [`Fma::section`]'s, so the output and state are bit-identical to [`super::pass`] with
+    /// [`Fma`]. The first and last `2 P - 1` iterations (pipeline fill and drain) keep the
+    /// state of the sections that have no sample to process.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn skewed<const P: usize, const ODD: bool>(
+        c: &[Coef],
+        st: &mut [State],
+        buf: &mut [[f64; 2]],
+    ) {
+        use std::arch::x86_64::{
+            __m256d, _mm_loadu_pd, _mm_setzero_pd, _mm_storeu_pd, _mm256_blend_pd,
+            _mm256_castpd128_pd256, _mm256_extractf128_pd, _mm256_fmadd_pd, _mm256_loadu2_m128d,
+            _mm256_mul_pd, _mm256_permute2f128_pd, _mm256_setzero_pd, _mm256_storeu2_m128d,
+        };
+        let sections = 2 * P - usize::from(ODD);
+        assert!(c.len() == sections && st.len() == sections);
+        let len = buf.len();
+        // The missing high section of an odd count: all-zero coefficients and state (its
+        // lanes compute zeros and are never stored).
+        let zero_coef = Coef {
+            b0: [0.0; 2],
+            b1: [0.0; 2],
+            b2: [0.0; 2],
+            na1: [0.0; 2],
+            na2: [0.0; 2],
+        };
+        let zero_state = State::default();
+        let coef = |k: usize| if k < sections { &c[k] } else { &zero_coef };
+        // SAFETY: AVX2 and FMA are available (caller's contract); every pointer below comes
+        // from a reference to two `f64`s.
+        unsafe {
+            let pair = |lo: &[f64; 2], hi: &[f64; 2]| _mm256_loadu2_m128d(hi.as_ptr(), lo.as_ptr());
+            let k: [[__m256d; 5]; P] = std::array::from_fn(|p| {
+                let (a, b) = (coef(2 * p), coef(2 * p + 1));
+                [
+                    pair(&a.b0, &b.b0),
+                    pair(&a.b1, &b.b1),
+                    pair(&a.b2, &b.b2),
+                    pair(&a.na1, &b.na1),
+                    pair(&a.na2, &b.na2),
+                ]
+            });
+            let state = |j: usize| if j < sections { &st[j] } else { &zero_state };
+            let mut s1: [__m256d; P] =
+                std::array::from_fn(|p| pair(&state(2 * p).s1, &state(2 * p + 1).s1));
+            let mut s2: [__m256d; P] =
+                std::array::from_fn(|p| pair(&state(2 * p).s2, &state(2 * p + 1).s2));
+            // Each vector's outputs of the previous iteration.
+            let mut y: [__m256d; P] = [_mm256_setzero_pd(); P];
+            let lag = sections - 1;
+            let ptr = buf.as_mut_ptr() as *mut f64;
+            // One iteration; `MASKED`: only the sections with a sample in `0..len` update
+            // their state.
+            #[inline(always)]
+            unsafe fn iteration<const P: usize, const MASKED: bool>(
+                k: &[[__m256d; 5]; P],
+                s1: &mut [__m256d; P],
+                s2: &mut [__m256d; P],
+                y: &mut [__m256d; P],
+                input: __m256d,
+                n: usize,
+                len: usize,
+            ) {
+                // SAFETY: register arithmetic (AVX2 + FMA: caller's contract).
+                unsafe {
+                    // Descending, so that vector `p` reads vector `p - 1`'s previous outputs.
+                    for p in (0..P).rev() {
+                        // Whether section `i` has a sample (`n - i`) in `0..len`.
+                        let busy = |i: usize| n >= i && n - i < len;
+                        let (lo, hi) = (busy(2 * p), busy(2 * p + 1));
+                        if MASKED && !lo && !hi {
+                            // Neither section has a sample: state kept, outputs stale (they
+                            // only reach sections that have no sample next iteration either).
+                            continue;
+                        }
+                        // Low half: section 2p's input (section 2p - 1's output, or the new
+                        // sample); high half: section 2p + 1's (section 2p's output).
+                        let x = if p == 0 {
+                            _mm256_permute2f128_pd::<0x20>(input, y[0])
+                        } else {
+                            _mm256_permute2f128_pd::<0x21>(y[p - 1], y[p])
+                        };
+                        let [b0, b1, b2, na1, na2] = k[p];
+                        let out = _mm256_fmadd_pd(b0, x, s1[p]);
+                        let n1 = _mm256_fmadd_pd(na1, out, _mm256_fmadd_pd(b1, x, s2[p]));
+                        let n2 = _mm256_fmadd_pd(na2, out, _mm256_mul_pd(b2, x));
+                        if MASKED && !hi {
+                            s1[p] = _mm256_blend_pd::<0b0011>(s1[p], n1);
+                            s2[p] = _mm256_blend_pd::<0b0011>(s2[p], n2);
+                        } else if MASKED && !lo {
+                            s1[p] = _mm256_blend_pd::<0b1100>(s1[p], n1);
+                            s2[p] = _mm256_blend_pd::<0b1100>(s2[p], n2);
+                        } else {
+                            s1[p] = n1;
+                            s2[p] = n2;
+                        }
+                        y[p] = out;
+                    }
+                }
+            }
+            /// Sample `n` of the chunk into the low half (zero past the end).
+            #[inline(always)]
+            unsafe fn load(ptr: *const f64, n: usize, len: usize) -> __m256d {
+                // SAFETY: `n < len` is inside the buffer.
+                unsafe {
+                    if n < len {
+                        _mm256_castpd128_pd256(_mm_loadu_pd(ptr.add(2 * n)))
+                    } else {
+                        _mm256_castpd128_pd256(_mm_setzero_pd())
+                    }
+                }
+            }
+            /// The last section's output of iteration `n` (sample `n - lag`), once there is one.
+            #[inline(always)]
+            unsafe fn store<const P: usize, const ODD: bool>(
+                ptr: *mut f64,
+                y: &[__m256d; P],
+                n: usize,
+                lag: usize,
+            ) {
+                // SAFETY: the caller runs iterations `n < len + lag` only.
+                unsafe {
+                    if n >= lag {
+                        let v = if ODD {
+                            _mm256_extractf128_pd::<0>(y[P - 1])
+                        } else {
+                            _mm256_extractf128_pd::<1>(y[P - 1])
+                        };
+                        _mm_storeu_pd(ptr.add(2 * (n - lag)), v);
+                    }
+                }
+            }
+            let end = len + lag;
+            // Fill (and, for chunks shorter than the pipeline, everything).
+            let full_from = lag.min(len);
+            let mut n = 0;
+            while n < full_from {
+                iteration::<P, true>(&k, &mut s1, &mut s2, &mut y, load(ptr, n, len), n, len);
+                store::<P, ODD>(ptr, &y, n, lag);
+                n += 1;
+            }
+            // Every section busy.
+            while n < len {
+                let input = _mm256_castpd128_pd256(_mm_loadu_pd(ptr.add(2 * n)));
+                iteration::<P, false>(&k, &mut s1, &mut s2, &mut y, input, n, len);
+                store::<P, ODD>(ptr, &y, n, lag);
+                n += 1;
+            }
+            // Drain.
+            while n < end {
+                iteration::<P, true>(&k, &mut s1, &mut s2, &mut y, load(ptr, n, len), n, len);
+                store::<P, ODD>(ptr, &y, n, lag);
+                n += 1;
+            }
+            for p in 0..P {
+                let (lo, hi) = (2 * p, 2 * p + 1);
+                let (mut a, mut b) = ([0.0; 2], [0.0; 2]);
+                _mm256_storeu2_m128d(b.as_mut_ptr(), a.as_mut_ptr(), s1[p]);
+                st[lo].s1 = a;
+                if hi < sections {
+                    st[hi].s1 = b;
+                }
+                _mm256_storeu2_m128d(b.as_mut_ptr(), a.as_mut_ptr(), s2[p]);
+                st[lo].s2 = a;
+                if hi < sections {
+                    st[hi].s2 = b;
+                }
+            }
+        }
     }
 
     /// [`super::run_ramp`] compiled for AVX2 + FMA.
@@ -263,7 +486,7 @@ mod x86 {
     /// The CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn run_ramp_fma(
-        slots: &[Slot],
+        slots: &[&[Slot]],
         c: &mut [Coef],
         st: &mut [State],
         buf: &mut [[f64; 2]],
@@ -339,7 +562,7 @@ unsafe fn run_steady<A: Lanes>(c: &[Coef], st: &mut [State], buf: &mut [[f64; 2]
 /// As [`Lanes`].
 #[inline(always)]
 unsafe fn run_ramp<A: Lanes>(
-    slots: &[Slot],
+    slots: &[&[Slot]],
     c: &mut [Coef],
     st: &mut [State],
     buf: &mut [[f64; 2]],
@@ -347,7 +570,7 @@ unsafe fn run_ramp<A: Lanes>(
     let len = buf.len();
     for (i, v) in buf.iter_mut().enumerate() {
         let mut j = 0;
-        for slot in slots {
+        for slot in slots.iter().flat_map(|g| g.iter()) {
             if slot.ramp_left > 0 {
                 let ramp = slot.ramp_left.min(len);
                 if i < ramp {
@@ -377,9 +600,16 @@ unsafe fn run_ramp<A: Lanes>(
     }
 }
 
-/// Runs [`run_ramp`] (if `ramp` gives the bands) or [`run_steady`], with FMA if `fma`.
+/// Runs [`run_ramp`] (if `ramp` gives the bands, in processing order) or [`run_steady`], with
+/// FMA if `fma`.
 #[inline]
-fn run(fma: bool, ramp: Option<&[Slot]>, c: &mut [Coef], st: &mut [State], buf: &mut [[f64; 2]]) {
+fn run(
+    fma: bool,
+    ramp: Option<&[&[Slot]]>,
+    c: &mut [Coef],
+    st: &mut [State],
+    buf: &mut [[f64; 2]],
+) {
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: `fma` is only true when the CPU has AVX2 and FMA (`has_fma`); SSE2 is part
@@ -387,7 +617,7 @@ fn run(fma: bool, ramp: Option<&[Slot]>, c: &mut [Coef], st: &mut [State], buf: 
         unsafe {
             match (fma, ramp) {
                 (true, Some(slots)) => x86::run_ramp_fma(slots, c, st, buf),
-                (true, None) => x86::run_steady_fma(c, st, buf),
+                (true, None) => x86::run_steady_skewed(c, st, buf),
                 (false, Some(slots)) => run_ramp::<x86::Sse2>(slots, c, st, buf),
                 (false, None) => run_steady::<x86::Sse2>(c, st, buf),
             }
@@ -413,6 +643,61 @@ fn all_finite(x: &[f32]) -> bool {
     x.iter()
         .fold(0u32, |m, v| m | u32::from(v.to_bits() & EXP == EXP))
         == 0
+}
+
+/// Interleaves `l`, `r` into `buf` as `f64` if every sample is finite (returns false, leaving
+/// `buf` to the caller, if not).
+#[inline(always)]
+fn load_pair_body(l: &[f32], r: &[f32], buf: &mut [[f64; 2]]) -> bool {
+    if !(all_finite(l) && all_finite(r)) {
+        return false;
+    }
+    for ((s, l), r) in buf.iter_mut().zip(l).zip(r) {
+        *s = [*l as f64, *r as f64];
+    }
+    true
+}
+
+/// De-interleaves `buf` into `l`, `r` as `f32`.
+#[inline(always)]
+fn store_pair_body(buf: &[[f64; 2]], l: &mut [f32], r: &mut [f32]) {
+    for ((s, l), r) in buf.iter().zip(l).zip(r) {
+        *l = s[0] as f32;
+        *r = s[1] as f32;
+    }
+}
+
+/// [`load_pair_body`], compiled for AVX2 when `avx2` (the same conversions, wider vectors).
+#[inline]
+fn load_pair(avx2: bool, l: &[f32], r: &[f32], buf: &mut [[f64; 2]]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn wide(l: &[f32], r: &[f32], buf: &mut [[f64; 2]]) -> bool {
+            load_pair_body(l, r, buf)
+        }
+        // SAFETY: `avx2` is only true when the CPU has AVX2 and FMA (`IirEq::fma`).
+        return unsafe { wide(l, r, buf) };
+    }
+    let _ = avx2;
+    load_pair_body(l, r, buf)
+}
+
+/// [`store_pair_body`], compiled for AVX2 when `avx2`.
+#[inline]
+fn store_pair(avx2: bool, buf: &[[f64; 2]], l: &mut [f32], r: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn wide(buf: &[[f64; 2]], l: &mut [f32], r: &mut [f32]) {
+            store_pair_body(buf, l, r)
+        }
+        // SAFETY: as in `load_pair`.
+        unsafe { wide(buf, l, r) };
+        return;
+    }
+    let _ = avx2;
+    store_pair_body(buf, l, r)
 }
 
 /// `x` as `f64`, or 0 (counted in `bad`) if it is not finite.
@@ -690,11 +975,47 @@ impl IirEq {
     /// # Panics
     /// If `channels.len() > max_channels` or the channel lengths differ.
     pub fn process(&mut self, channels: &mut [&mut [f32]]) {
+        self.process_impl(None, channels);
+    }
+
+    /// Makes room for [`Self::process_chain`] with a following EQ of up to `next_bands` bands,
+    /// so that it runs both in one pass (allocates; call it next to [`Self::new`]).
+    pub fn reserve_chain(&mut self, next_bands: usize) {
+        let sections = (self.slots.len() + next_bands) * MAX_SECTIONS;
+        if self.coefs.len() < sections {
+            self.coefs.resize(sections, Coef::IDENTITY);
+            self.work.resize(sections, State::default());
+        }
+    }
+
+    /// Filters every channel through `self` and then `next`, in one sample-major pass: the
+    /// same as `self.process(channels); next.process(channels)`, without rounding to `f32`
+    /// between the two and at the cost of one call (one conversion, one gather and scatter of
+    /// coefficients and state). Each EQ keeps its own bands, ramps and state, so a caller may
+    /// alternate between this and separate calls. Falls back to the separate calls when
+    /// [`Self::reserve_chain`] did not make room for `next`'s bands.
+    ///
+    /// # Panics
+    /// If `channels.len()` exceeds either EQ's `max_channels` or the channel lengths differ.
+    pub fn process_chain(&mut self, next: &mut IirEq, channels: &mut [&mut [f32]]) {
+        if self.coefs.len() < (self.slots.len() + next.slots.len()) * MAX_SECTIONS {
+            self.process(channels);
+            next.process(channels);
+            return;
+        }
+        self.process_impl(Some(next), channels);
+    }
+
+    /// [`Self::process`], followed in the same pass by `next`'s bands if given.
+    fn process_impl(&mut self, mut next: Option<&mut IirEq>, channels: &mut [&mut [f32]]) {
+        let max_channels = next
+            .as_ref()
+            .map_or(self.max_channels, |t| t.max_channels.min(self.max_channels));
         assert!(
-            channels.len() <= self.max_channels,
+            channels.len() <= max_channels,
             "{} channels > max_channels {}",
             channels.len(),
-            self.max_channels
+            max_channels
         );
         let n = channels.first().map_or(0, |c| c.len());
         assert!(
@@ -702,28 +1023,61 @@ impl IirEq {
             "channel lengths differ"
         );
         self.update_targets();
+        if let Some(t) = next.as_deref_mut() {
+            t.update_targets();
+        }
         let mut start = 0;
         while start < n {
             let len = self.max_block.min(n - start);
-            self.run_chunk(channels, start, len);
+            self.run_chunk(next.as_deref_mut(), channels, start, len);
             // Advance the shared ramps once all channels have used them.
             for slot in &mut self.slots {
                 Self::advance(slot, len);
+            }
+            if let Some(t) = next.as_deref_mut() {
+                for slot in &mut t.slots {
+                    Self::advance(slot, len);
+                }
             }
             start += len;
         }
         for slot in &mut self.slots {
             slot.holdoff = slot.holdoff.saturating_sub(n);
         }
+        if let Some(t) = next {
+            for slot in &mut t.slots {
+                slot.holdoff = slot.holdoff.saturating_sub(n);
+            }
+        }
     }
 
-    /// Filters `start..start + len` of every channel (`len <= max_block`).
-    fn run_chunk(&mut self, channels: &mut [&mut [f32]], start: usize, len: usize) {
+    /// Filters `start..start + len` of every channel (`len <= max_block`) through `self`'s
+    /// bands and then `next`'s (whose sections must fit in `self.coefs`).
+    fn run_chunk(
+        &mut self,
+        next: Option<&mut IirEq>,
+        channels: &mut [&mut [f32]],
+        start: usize,
+        len: usize,
+    ) {
+        let Self {
+            slots: head,
+            scratch,
+            coefs,
+            work,
+            fma,
+            non_finite,
+            ..
+        } = self;
+        let tail: &mut [Slot] = match next {
+            Some(t) => &mut t.slots,
+            None => &mut [],
+        };
         // Gather the coefficients in use of every active section, in processing order.
         let mut total = 0;
         let mut ramping = false;
-        for slot in &self.slots {
-            for (c, cur) in self.coefs[total..].iter_mut().zip(&slot.cur[..slot.active]) {
+        for slot in head.iter().chain(tail.iter()) {
+            for (c, cur) in coefs[total..].iter_mut().zip(&slot.cur[..slot.active]) {
                 *c = Coef::new(cur);
             }
             total += slot.active;
@@ -735,24 +1089,20 @@ impl IirEq {
                 for v in buf[start..start + len].iter_mut() {
                     if !v.is_finite() {
                         *v = 0.0;
-                        self.non_finite += 1;
+                        *non_finite += 1;
                     }
                 }
             }
             return;
         }
         for (p, pair) in channels.chunks_mut(2).enumerate() {
-            let buf = &mut self.scratch[..len];
+            let buf = &mut scratch[..len];
             // Load the pair (a silent dummy lane for an odd channel count) into `f64`.
             let mut bad = 0;
             match pair {
                 [l, r] => {
                     let (l, r) = (&l[start..start + len], &r[start..start + len]);
-                    if all_finite(l) && all_finite(r) {
-                        for ((s, l), r) in buf.iter_mut().zip(l).zip(r) {
-                            *s = [*l as f64, *r as f64];
-                        }
-                    } else {
+                    if !load_pair(*fma, l, r, buf) {
                         for ((s, l), r) in buf.iter_mut().zip(l).zip(r) {
                             *s = [guard(*l, &mut bad), guard(*r, &mut bad)];
                         }
@@ -765,23 +1115,24 @@ impl IirEq {
                 }
                 _ => unreachable!("chunks of 1 or 2 channels"),
             }
-            self.non_finite += bad;
+            *non_finite += bad;
             // Gather this pair's state of the active sections.
             let mut j = 0;
-            for slot in &self.slots {
-                self.work[j..j + slot.active].copy_from_slice(&slot.state[p][..slot.active]);
+            for slot in head.iter().chain(tail.iter()) {
+                work[j..j + slot.active].copy_from_slice(&slot.state[p][..slot.active]);
                 j += slot.active;
             }
-            let (c, st) = (&mut self.coefs[..total], &mut self.work[..total]);
+            let (c, st) = (&mut coefs[..total], &mut work[..total]);
             // NOTE: `run_ramp` sets every coefficient of a ramping band at its first sample,
             // so the next pair needs no regather.
-            let ramp = ramping.then_some(&self.slots[..]);
-            run(self.fma, ramp, c, st, buf);
+            let groups: [&[Slot]; 2] = [head, tail];
+            let ramp = ramping.then_some(&groups[..]);
+            run(*fma, ramp, c, st, buf);
             // Scatter the state back (a dummy lane's state is not stored).
             let lanes = pair.len();
             let mut j = 0;
-            for slot in &mut self.slots {
-                for (dst, src) in slot.state[p].iter_mut().zip(&self.work[j..j + slot.active]) {
+            for slot in head.iter_mut().chain(tail.iter_mut()) {
+                for (dst, src) in slot.state[p].iter_mut().zip(&work[j..j + slot.active]) {
                     for l in 0..lanes {
                         // NOTE: denormals are flushed once per chunk, not per sample (that
                         // would put a compare into the recursion's critical path). The
@@ -804,10 +1155,7 @@ impl IirEq {
             match pair {
                 [l, r] => {
                     let (l, r) = (&mut l[start..start + len], &mut r[start..start + len]);
-                    for ((s, l), r) in buf.iter().zip(l).zip(r) {
-                        *l = s[0] as f32;
-                        *r = s[1] as f32;
-                    }
+                    store_pair(*fma, buf, l, r);
                 }
                 [m] => {
                     for (s, m) in buf.iter().zip(&mut m[start..start + len]) {
@@ -926,6 +1274,41 @@ mod tests {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn skewed_kernel_is_bit_exact_with_the_fma_kernel() {
+        if !crate::simd::avx2_fma() {
+            return;
+        }
+        // Every section count (one to two skewed passes, odd and even) and chunk lengths
+        // shorter and longer than the pipeline, continuing the state across chunks.
+        let mut c = sections(48_000.0);
+        c.extend(sections(96_000.0));
+        for n in 1..=c.len() {
+            for chunk in [1, 2, 3, 5, 7, 8, 64, 333] {
+                let mut rng = Rng::new(5);
+                let input: Vec<[f64; 2]> =
+                    (0..1000).map(|_| [rng.bipolar(), rng.bipolar()]).collect();
+                let (mut a, mut b) = (input.clone(), input);
+                let mut sa = vec![State::default(); n];
+                let mut sb = sa.clone();
+                for (ca, cb) in a.chunks_mut(chunk).zip(b.chunks_mut(chunk)) {
+                    // SAFETY: features checked above.
+                    unsafe {
+                        x86::run_steady_fma(&c[..n], &mut sa, ca);
+                        x86::run_steady_skewed(&c[..n], &mut sb, cb);
+                    }
+                }
+                let same = a == b
+                    && sa
+                        .iter()
+                        .zip(&sb)
+                        .all(|(x, y)| x.s1 == y.s1 && x.s2 == y.s2);
+                assert!(same, "{n} sections, chunks of {chunk}");
+            }
+        }
+    }
+
     #[test]
     fn steady_and_ramp_kernels_agree_bit_exactly() {
         // A settled slot through `run_ramp` (no coefficient recomputation) must compute what
@@ -946,7 +1329,7 @@ mod tests {
         let mut sa = vec![State::default(); c.len()];
         let mut sb = sa.clone();
         run(eq.fma, None, &mut c, &mut sa, &mut a);
-        run(eq.fma, Some(slots), &mut c, &mut sb, &mut b);
+        run(eq.fma, Some(&[slots]), &mut c, &mut sb, &mut b);
         assert!(a == b);
     }
 }
