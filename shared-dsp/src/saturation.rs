@@ -63,10 +63,10 @@
 //! assert_eq!(sat.latency(), 4);
 //! ```
 
-use crate::dynamics::fastmath::exp2;
+use crate::dynamics::fastmath::exp2_k;
 use crate::oversampling::Oversampler;
 use crate::oversampling::polyphase_iir::{HalfbandIir2x, ROUND_TRIP_LATENCY};
-use crate::simd::{avx2_fma, madd};
+use crate::simd::avx2_fma;
 use crate::util::flush_denormal;
 
 /// The lowest oversampling factor that keeps the aliases of a 0 dBFS 5 kHz sine at 48 kHz,
@@ -97,43 +97,17 @@ pub enum Character {
 /// `exp2`, so it vectorises).
 #[inline(always)]
 pub fn tanh_fast(x: f32) -> f32 {
-    // tanh|x| = (1 - e) / (1 + e), e = exp(-2|x|); exact for large |x| (e underflows to ~0).
-    let a = x.abs().min(40.0);
-    let e = exp2(a * (-2.0 * std::f32::consts::LOG2_E));
-    ((1.0 - e) / (1.0 + e)).copysign(x)
+    tanh_k::<false>(x)
 }
 
 /// [`tanh_fast`]; in the `FMA` instance its `exp2` polynomial runs as fused multiply-adds (only
 /// instantiate `FMA = true` inside an `avx2,fma` function). Same error bound (unit-tested).
 #[inline(always)]
 fn tanh_k<const FMA: bool>(x: f32) -> f32 {
-    if !FMA {
-        return tanh_fast(x);
-    }
+    // tanh|x| = (1 - e) / (1 + e), e = exp(-2|x|); exact for large |x| (e underflows to ~0).
     let a = x.abs().min(40.0);
-    let e = exp2_fma(a * (-2.0 * std::f32::consts::LOG2_E));
+    let e = exp2_k::<FMA>(a * (-2.0 * std::f32::consts::LOG2_E));
     ((1.0 - e) / (1.0 + e)).copysign(x)
-}
-
-/// The dynamics engine's `exp2` (`dynamics::fastmath::exp2`: magic-number rounding, degree-6
-/// Taylor series of `e^y`) with the series evaluated as fused multiply-adds.
-#[inline(always)]
-fn exp2_fma(x: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
-    let x = x.clamp(-126.0, 126.0);
-    let t = x + MAGIC;
-    let xi = t - MAGIC;
-    let f = x - xi; // in [-0.5, 0.5]
-    let i = (t.to_bits() as i32).wrapping_sub(0x4b40_0000);
-    let scale = f32::from_bits(((i + 127) as u32) << 23);
-    let y = f * std::f32::consts::LN_2;
-    let p = madd::<true>(y, 1.0 / 720.0, 1.0 / 120.0);
-    let p = madd::<true>(y, p, 1.0 / 24.0);
-    let p = madd::<true>(y, p, 1.0 / 6.0);
-    let p = madd::<true>(y, p, 0.5);
-    let p = madd::<true>(y, p, 1.0);
-    let p = madd::<true>(y, p, 1.0);
-    p * scale
 }
 
 /// [`tape_curve`] on [`tanh_k`].

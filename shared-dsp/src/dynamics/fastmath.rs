@@ -7,6 +7,8 @@
 //! rounding of the result, and relative
 //! error < 5e-7 in exp2 (4e-6 dB), far below the 0.1 dB the static-curve tests demand.
 
+use crate::simd::madd;
+
 /// 20 * log10(2): dB per octave of amplitude. `dB = DB_PER_LOG2 * log2(amplitude)`.
 pub const DB_PER_LOG2: f32 = 6.020_6;
 /// 1 / [`DB_PER_LOG2`]: `log2(gain) = dB * LOG2_PER_DB`.
@@ -36,6 +38,13 @@ pub fn log2(x: f32) -> f32 {
 /// on baseline x86-64; the integer part is read back from the same float's bits.
 #[inline(always)]
 pub fn exp2(x: f32) -> f32 {
+    exp2_k::<false>(x)
+}
+
+/// [`exp2`]; in the `FMA` instance the series runs as fused multiply-adds (only instantiate
+/// `FMA = true` inside an `avx2,fma` function). `exp2_k::<false>` is [`exp2`] bit for bit.
+#[inline(always)]
+pub fn exp2_k<const FMA: bool>(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
     let x = x.clamp(-126.0, 126.0);
     let t = x + MAGIC;
@@ -45,10 +54,12 @@ pub fn exp2(x: f32) -> f32 {
     let scale = f32::from_bits(((i + 127) as u32) << 23);
     let y = f * std::f32::consts::LN_2;
     // Taylor series of e^y, |y| <= 0.347: truncation error y^7/7! < 1.2e-7.
-    let p = 1.0
-        + y * (1.0
-            + y * (0.5
-                + y * (1.0 / 6.0 + y * (1.0 / 24.0 + y * (1.0 / 120.0 + y * (1.0 / 720.0))))));
+    let p = madd::<FMA>(y, 1.0 / 720.0, 1.0 / 120.0);
+    let p = madd::<FMA>(y, p, 1.0 / 24.0);
+    let p = madd::<FMA>(y, p, 1.0 / 6.0);
+    let p = madd::<FMA>(y, p, 0.5);
+    let p = madd::<FMA>(y, p, 1.0);
+    let p = madd::<FMA>(y, p, 1.0);
     p * scale
 }
 
