@@ -112,14 +112,18 @@ fn run_strip(
     secs
 }
 
-/// The bus compressor's configuration at host block `block`; CPU seconds.
-fn run_bus(input: &[Vec<f32>; 2], block: usize) -> f64 {
+/// The bus compressor's configuration at host block `block` (RMS, auto release, threshold
+/// -20 dB) with stereo link `link` %, optional 100 Hz sidechain high-pass and 5 ms look-ahead;
+/// CPU seconds.
+fn run_bus(input: &[Vec<f32>; 2], block: usize, link: f32, hpf: bool, lookahead: bool) -> f64 {
     let mut d = Dynamics::new(2, block);
     d.set_sample_rate(FS);
     d.set_detector(DetectorMode::Rms);
     d.set_auto_release(true);
     d.set_threshold_db(-20.0);
-    d.set_stereo_link_percent(100.0);
+    d.set_stereo_link_percent(link);
+    d.set_sidechain_hpf_hz(hpf.then_some(100.0));
+    d.set_lookahead_ms(if lookahead { 5.0 } else { 0.0 });
     let (mut l, mut r) = (input[0].clone(), input[1].clone());
     let t = CpuTimer::start();
     for (lc, rc) in l.chunks_mut(block).zip(r.chunks_mut(block)) {
@@ -155,7 +159,7 @@ fn run_reference(input: &[Vec<f32>; 2]) -> f64 {
 #[ignore = "benchmark: run in --release"]
 fn dynamics_throughput_strip_and_bus_configurations() {
     let input = programme(FS as f64, SECONDS, 1);
-    let row = |name: &str, x: f64| println!("{name:<52} {x:>8.0}x realtime");
+    let row = |name: &str, x: f64| println!("{name:<66} {x:>8.0}x realtime");
     row(
         "reference: textbook loop (libm log10/powf)",
         best_of(|| run_reference(&input)),
@@ -189,10 +193,17 @@ fn dynamics_throughput_strip_and_bus_configurations() {
         }),
     );
     for block in [64, 1024] {
-        row(
-            &format!("bus compressor (RMS, auto rel, link 100 %), block {block}"),
-            best_of(|| run_bus(&input, block)),
-        );
+        for (name, link, hpf, lookahead) in [
+            ("link 100 %", 100.0, false, false),
+            ("link 0 %", 0.0, false, false),
+            ("link 100 %, SC HPF 100 Hz", 100.0, true, false),
+            ("link 100 %, look-ahead 5 ms", 100.0, false, true),
+        ] {
+            row(
+                &format!("bus compressor (RMS, auto rel, {name}), block {block}"),
+                best_of(|| run_bus(&input, block, link, hpf, lookahead)),
+            );
+        }
     }
 }
 
