@@ -579,6 +579,9 @@ type ShapeFn = fn(&mut [f32], &mut Glide, &mut Glide);
 fn select_shape() -> ShapeFn {
     #[cfg(target_arch = "x86_64")]
     {
+        if crate::simd::avx512() {
+            return shape_avx512;
+        }
         if avx2_fma() {
             return shape_fma;
         }
@@ -606,6 +609,24 @@ unsafe fn shape_fma_impl(buf: &mut [f32], drive: &mut Glide, blend: &mut Glide) 
 fn shape_fma(buf: &mut [f32], drive: &mut Glide, blend: &mut Glide) {
     // SAFETY: `select_shape` returns this function only when AVX2 and FMA were detected.
     unsafe { shape_fma_impl(buf, drive, blend) }
+}
+
+/// [`shape`] with fused multiply-adds, compiled for AVX-512 (16 samples per instruction; the
+/// same arithmetic per sample as [`shape_fma_impl`], so the same result bit for bit).
+///
+/// # Safety
+/// The CPU must support AVX-512F/VL/DQ, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+unsafe fn shape_avx512_impl(buf: &mut [f32], drive: &mut Glide, blend: &mut Glide) {
+    shape::<true>(buf, drive, blend);
+}
+
+/// Safe entry point for [`shape_avx512_impl`]; only ever selected after the feature check.
+#[cfg(target_arch = "x86_64")]
+fn shape_avx512(buf: &mut [f32], drive: &mut Glide, blend: &mut Glide) {
+    // SAFETY: `select_shape` returns this function only when `simd::avx512` said yes.
+    unsafe { shape_avx512_impl(buf, drive, blend) }
 }
 
 /// [`shape`] compiled for AVX2 (8 samples per instruction instead of SSE2's 4; the arithmetic,

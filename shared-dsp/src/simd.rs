@@ -23,6 +23,32 @@ pub fn avx2_fma() -> bool {
     }
 }
 
+/// Whether the CPU runs the AVX-512 kernels (AVX-512 F, VL and DQ besides AVX2 and FMA).
+///
+/// NOTE: the AVX-512 instances compute the same per-lane arithmetic as the AVX2 + FMA ones
+/// (only the vectors are wider), so they give the same results.
+///
+/// Setting the environment variable `POSTMIX_NO_AVX512` (read once) turns them off, so that
+/// benchmarks and tests can compare both instances on one machine.
+#[inline]
+pub fn avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| {
+            avx2_fma()
+                && std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+                && std::env::var_os("POSTMIX_NO_AVX512").is_none()
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// `a * b + c`, as one fused instruction in the `FMA = true` instance.
 ///
 /// Only instantiate `FMA = true` inside a function compiled with `target_feature = "fma"`:

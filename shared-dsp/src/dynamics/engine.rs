@@ -274,6 +274,8 @@ pub struct Dynamics {
     unity: bool,
     /// The CPU runs the AVX2 + FMA instance of the per-sample loops ([`crate::simd`]).
     fma: bool,
+    /// The CPU runs the AVX-512 instance ([`crate::simd::avx512`]).
+    avx512: bool,
 }
 
 impl Dynamics {
@@ -341,6 +343,7 @@ impl Dynamics {
             last_paths: 1,
             unity: false,
             fma: crate::simd::avx2_fma(),
+            avx512: crate::simd::avx512(),
         };
         s.set_sample_rate(48_000.0);
         s
@@ -620,6 +623,12 @@ impl Dynamics {
         gain: &mut [G],
     ) {
         #[cfg(target_arch = "x86_64")]
+        if self.avx512 {
+            // SAFETY: `avx512` is set only when the CPU has AVX-512 F/VL/DQ, AVX2 and FMA.
+            unsafe { self.compute_avx512(input, sidechain, range, gain) };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
         if self.fma {
             // SAFETY: `fma` is set only when the CPU has AVX2 and FMA.
             unsafe { self.compute_fma(input, sidechain, range, gain) };
@@ -632,6 +641,20 @@ impl Dynamics {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn compute_fma<A: AsRef<[f32]>, G: AsMut<[f32]>>(
+        &mut self,
+        input: &[A],
+        sidechain: Option<&[&[f32]]>,
+        range: Range<usize>,
+        gain: &mut [G],
+    ) {
+        self.compute_body::<A, G, true>(input, sidechain, range, gain);
+    }
+
+    /// [`Self::compute_body`] compiled for AVX-512 (the vectorised passes use 16 lanes; the
+    /// arithmetic per sample is the FMA instance's, so the result is the same bit for bit).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    unsafe fn compute_avx512<A: AsRef<[f32]>, G: AsMut<[f32]>>(
         &mut self,
         input: &[A],
         sidechain: Option<&[&[f32]]>,
@@ -883,25 +906,15 @@ impl Dynamics {
                     lo.fill(TARGET_BIAS_DB);
                     continue;
                 }
-                if upper_const {
-                    for i in 0..m {
-                        let v = lv[i].clamp(LEVEL_FLOOR, LEVEL_CEIL);
-                        xd[i] = fastmath::log2(v) * scale + offset;
-                        lv[i] = TARGET_BIAS_DB;
-                    }
-                } else {
-                    for i in 0..m {
-                        let v = lv[i].clamp(LEVEL_FLOOR, LEVEL_CEIL);
-                        let db = fastmath::log2(v) * scale + offset;
-                        xd[i] = db;
-                        lv[i] = gc.upper_gr_db(db) + TARGET_BIAS_DB;
-                    }
-                }
-                if matches!(self.lower, Lower::Expander { .. }) {
-                    for i in 0..m {
-                        lo[i] = gc.expander_db(xd[i]) + TARGET_BIAS_DB;
-                    }
-                }
+                levels_and_targets(
+                    lv,
+                    xd,
+                    lo,
+                    (scale, offset),
+                    &gc,
+                    upper_const,
+                    matches!(self.lower, Lower::Expander { .. }),
+                );
             }
             // 5. Makeup per sample (the smoother is deterministic, so block-size invariant).
             let mk_const = self.makeup.is_steady();
@@ -1070,6 +1083,46 @@ impl Dynamics {
     }
 }
 
+/// Step 4 of `compute_body` over one chunk of one path: the detector level `lv` (linear) to dB
+/// in `xd` (`scale * log2 + offset`), the upper section's target into `lv` (the constant bias
+/// when `upper_const`), the expander's into `lo` when `expander`.
+///
+/// NOTE: a function of its own so that the slices are distinct arguments: written inline over
+/// buffers reached through `self`, the compiler could not rule out aliasing and left the loops
+/// scalar.
+#[inline(always)]
+fn levels_and_targets(
+    lv: &mut [f32],
+    xd: &mut [f32],
+    lo: &mut [f32],
+    (scale, offset): (f32, f32),
+    gc: &GainComputer,
+    upper_const: bool,
+    expander: bool,
+) {
+    let m = lv.len();
+    let (xd, lo) = (&mut xd[..m], &mut lo[..m]);
+    if upper_const {
+        for (l, x) in lv.iter_mut().zip(xd.iter_mut()) {
+            let v = l.clamp(LEVEL_FLOOR, LEVEL_CEIL);
+            *x = fastmath::log2(v) * scale + offset;
+            *l = TARGET_BIAS_DB;
+        }
+    } else {
+        for (l, x) in lv.iter_mut().zip(xd.iter_mut()) {
+            let v = l.clamp(LEVEL_FLOOR, LEVEL_CEIL);
+            let db = fastmath::log2(v) * scale + offset;
+            *x = db;
+            *l = gc.upper_gr_db(db) + TARGET_BIAS_DB;
+        }
+    }
+    if expander {
+        for (o, &x) in lo.iter_mut().zip(xd.iter()) {
+            *o = gc.expander_db(x) + TARGET_BIAS_DB;
+        }
+    }
+}
+
 /// `a > b ? a : b`: the same as `f32::max` for the non-NaN values the detector sees, and one
 /// instruction (no NaN fix-up) on x86.
 #[inline(always)]
@@ -1118,7 +1171,12 @@ fn abs_max(init: f32, x: &[f32]) -> f32 {
 ///
 /// NOTE: between window boundaries each channel's `cur` only needs the run's maximum (a
 /// reduction), and the linked level is a running maximum of `max_d |x_d|` over the run on top
-/// of `max_d max(cur_d, prev_d)` at the run's start. Max is exact, so the result is bit-identical.
+/// of `max_d max(cur_d, prev_d)` at the run's start. Max is exact, so the result is bit-identical
+/// to the per-sample detector. The running maximum is a scan; per 8 samples it takes three
+/// shift-and-max steps (a log-step prefix maximum, which vectorises) and one max with the
+/// carried level, instead of seven dependent scalar maxima. Inlined, so that it is compiled
+/// with the caller's (AVX2 or AVX-512) features.
+#[inline(always)]
 fn linked_peak(det: &mut [DetectorState], x: &[[f32; CHUNK]], out: &mut [f32], half: u32) {
     let m = out.len();
     let mut left = det[0].peak_left;
@@ -1136,28 +1194,36 @@ fn linked_peak(det: &mut [DetectorState], x: &[[f32; CHUNK]], out: &mut [f32], h
         for st in det.iter() {
             level = fmax(level, fmax(st.peak_cur, st.peak_prev));
         }
-        // Largest |x| over the channels, per sample, into `out`.
+        // Largest |x| over the channels, per sample, into `out`; each channel's `cur`.
         let o = &mut out[i..i + run];
-        o.copy_from_slice(&x[0][i..i + run]);
-        for v in o.iter_mut() {
-            *v = v.abs();
-        }
-        for xd in &x[1..] {
-            for (v, &y) in o.iter_mut().zip(&xd[i..i + run]) {
-                *v = fmax(*v, y.abs());
+        for (d, (st, xd)) in det.iter_mut().zip(x).enumerate() {
+            let xs = &xd[i..i + run];
+            if d == 0 {
+                for (v, &y) in o.iter_mut().zip(xs) {
+                    *v = y.abs();
+                }
+            } else {
+                for (v, &y) in o.iter_mut().zip(xs) {
+                    *v = fmax(*v, y.abs());
+                }
             }
+            st.peak_cur = abs_max(st.peak_cur, xs);
         }
-        for (st, xd) in det.iter_mut().zip(x) {
-            st.peak_cur = abs_max(st.peak_cur, &xd[i..i + run]);
-        }
-        // Running maximum: local prefix maxima per 8 (independent), then the carried level.
+        // Running maximum: a prefix maximum per 8 samples (log steps, 0 shifted in: every
+        // value is >= 0), then the carried level.
         let mut it = o.chunks_exact_mut(8);
         for c in &mut it {
-            for j in 1..8 {
-                c[j] = fmax(c[j - 1], c[j]);
+            let mut v = [0.0f32; 8];
+            v.copy_from_slice(c);
+            for shift in [1, 2, 4] {
+                let mut s = [0.0f32; 8];
+                s[shift..].copy_from_slice(&v[..8 - shift]);
+                for j in 0..8 {
+                    v[j] = fmax(v[j], s[j]);
+                }
             }
-            for v in c.iter_mut() {
-                *v = fmax(level, *v);
+            for j in 0..8 {
+                c[j] = fmax(level, v[j]);
             }
             level = c[7];
         }
@@ -1288,11 +1354,43 @@ fn toward<const FMA: bool>(
     let c1 = madd::<FMA>(y, k1, t * a1);
     let c2 = madd::<FMA>(y, k2, t * a2);
     if use_max {
-        if c1 > c2 { c1 } else { c2 }
-    } else if c1 < c2 {
-        c1
+        select_max(c1, c2)
     } else {
-        c2
+        select_min(c1, c2)
+    }
+}
+
+/// `a > b ? a : b`, as one `maxss` on x86-64.
+///
+/// NOTE: written as a plain comparison, the compiler turned the select on the ballistics'
+/// recursion into a branch, which mispredicts whenever the programme switches between attack
+/// and release. `maxss` computes exactly `a > b ? a : b`, so the result is the same bit for bit.
+#[inline(always)]
+fn select_max(a: f32, b: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cvtss_f32, _mm_max_ss, _mm_set_ss};
+        // SAFETY: SSE is part of x86-64.
+        unsafe { _mm_cvtss_f32(_mm_max_ss(_mm_set_ss(a), _mm_set_ss(b))) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        if a > b { a } else { b }
+    }
+}
+
+/// `a < b ? a : b`, as one `minss` on x86-64 (see [`select_max`]).
+#[inline(always)]
+fn select_min(a: f32, b: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cvtss_f32, _mm_min_ss, _mm_set_ss};
+        // SAFETY: SSE is part of x86-64.
+        unsafe { _mm_cvtss_f32(_mm_min_ss(_mm_set_ss(a), _mm_set_ss(b))) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        if a < b { a } else { b }
     }
 }
 
@@ -1362,7 +1460,8 @@ fn lower_settled<const FMA: bool>(st: &BallisticsState, co: &Coeffs, te: &[f32])
         co.a_rel,
         !co.att_ge_rel,
     );
-    next.to_bits() == st.lower.to_bits() && te.iter().all(|v| v.to_bits() == t)
+    // NOTE: a fold without early exit, so that the scan vectorises.
+    next.to_bits() == st.lower.to_bits() && te.iter().fold(true, |ok, v| ok & (v.to_bits() == t))
 }
 
 /// Gate state machine over one chunk of one path: per sample level `xd` (dB) in, the lower
@@ -1466,5 +1565,79 @@ fn ballistics<const AUTO: bool, const LOWER: bool, const UPPER: bool, const FMA:
             t0[i] = mk[i] - g0;
         }
         st[0] = s0.flushed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::Rng;
+
+    /// The per-channel peak detector of `compute_body` (two half-window registers) followed by
+    /// the 100 % link, sample by sample.
+    fn reference(det: &mut [DetectorState], x: &[[f32; CHUNK]], out: &mut [f32], half: u32) {
+        for (i, o) in out.iter_mut().enumerate() {
+            let mut level = 0.0f32;
+            for (st, xd) in det.iter_mut().zip(x) {
+                if st.peak_left == 0 {
+                    st.peak_prev = st.peak_cur;
+                    st.peak_cur = 0.0;
+                    st.peak_left = half;
+                }
+                st.peak_left -= 1;
+                st.peak_cur = st.peak_cur.max(xd[i].abs());
+                level = level.max(st.peak_cur.max(st.peak_prev));
+            }
+            *o = level;
+        }
+    }
+
+    fn detector() -> DetectorState {
+        DetectorState {
+            hpf: DirectForm2Transposed::<f64>::new(crate::filter::design::IDENTITY),
+            ms: 0.0,
+            peak_cur: 0.0,
+            peak_prev: 0.0,
+            peak_left: 0,
+        }
+    }
+
+    #[test]
+    fn linked_peak_equals_per_channel_detectors_and_link_bit_for_bit() {
+        let mut rng = Rng::new(11);
+        for channels in 1..=3 {
+            for half in [1u32, 3, 7, 8, 48, 120, 500] {
+                let mut fast = vec![detector(); channels];
+                let mut slow = fast.clone();
+                for chunk in 0..40 {
+                    let m = [CHUNK, 1, 17, 63, 8, 9][chunk % 6];
+                    // Bursts and silence, so that levels rise and fall across windows.
+                    let scale = if chunk % 5 == 0 {
+                        0.0
+                    } else {
+                        rng.bipolar().abs() as f32
+                    };
+                    let x: Vec<[f32; CHUNK]> = (0..channels)
+                        .map(|_| std::array::from_fn(|_| rng.bipolar() as f32 * scale))
+                        .collect();
+                    let (mut a, mut b) = ([0.0f32; CHUNK], [0.0f32; CHUNK]);
+                    linked_peak(&mut fast, &x, &mut a[..m], half);
+                    reference(&mut slow, &x, &mut b[..m], half);
+                    let same = a[..m]
+                        .iter()
+                        .zip(&b[..m])
+                        .all(|(p, q)| p.to_bits() == q.to_bits());
+                    assert!(
+                        same,
+                        "{channels} channels, half {half}, chunk {chunk} ({m})"
+                    );
+                    for (p, q) in fast.iter().zip(&slow) {
+                        assert_eq!(p.peak_cur.to_bits(), q.peak_cur.to_bits());
+                        assert_eq!(p.peak_prev.to_bits(), q.peak_prev.to_bits());
+                        assert_eq!(p.peak_left, q.peak_left);
+                    }
+                }
+            }
+        }
     }
 }

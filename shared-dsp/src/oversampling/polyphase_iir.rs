@@ -310,7 +310,7 @@ mod sse {
 
     /// Non-finite lanes -> 0 (`x - x` is 0 exactly when `x` is finite).
     #[inline(always)]
-    unsafe fn finite(x: __m128) -> __m128 {
+    pub(super) unsafe fn finite(x: __m128) -> __m128 {
         // SAFETY: SSE is the x86-64 baseline.
         unsafe { _mm_and_ps(x, _mm_cmpeq_ps(_mm_sub_ps(x, x), _mm_setzero_ps())) }
     }
@@ -516,6 +516,264 @@ mod sse {
     }
 }
 
+/// AVX-512 kernels (32 vector registers): the skewed pipeline of [`sse`] with a skew of *two*
+/// samples per section. In iteration `n` section `k` processes time `n - 2k`, so its input
+/// (section `k - 1`'s output for that time) was computed two iterations earlier. A section's
+/// step is two dependent FMAs; with a skew of one they form a chain across the sections of one
+/// iteration per iteration (about 8 cycles per sample), with a skew of two the chain has two
+/// iterations to complete and an iteration costs about as much as its ten FMAs (5 cycles). The
+/// three outputs each section keeps for that (`h0..h2`) need more than 16 registers, hence
+/// AVX-512 (its `xmm16..31`). Same arithmetic per section and time as [`super::step`] with FMA,
+/// so the same results bit for bit as the AVX2 + FMA kernels.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    use super::{Chains, SECTIONS};
+    use std::arch::x86_64::*;
+
+    /// Pipeline lag in iterations: the last section processes time `n - LAG`.
+    const LAG: usize = 2 * (SECTIONS - 1);
+
+    /// Registers of one network.
+    struct Net {
+        c: [__m128; SECTIONS],
+        nc: [__m128; SECTIONS],
+        /// Previous input of section 0.
+        x0: __m128,
+        /// Each section's latest output (time `t - 1` when its next time is `t`).
+        h0: [__m128; SECTIONS],
+        /// The output before that.
+        h1: [__m128; SECTIONS],
+        /// And the one before that.
+        h2: [__m128; SECTIONS],
+    }
+
+    impl Net {
+        #[inline(always)]
+        unsafe fn load(coefs: &[[f32; 4]; SECTIONS], st: &Chains) -> Self {
+            // SAFETY: unaligned loads of `[f32; 4]`s.
+            unsafe {
+                let c: [__m128; SECTIONS] =
+                    std::array::from_fn(|k| _mm_loadu_ps(coefs[k].as_ptr()));
+                let h0: [__m128; SECTIONS] =
+                    std::array::from_fn(|k| _mm_loadu_ps(st.y[k].as_ptr()));
+                Self {
+                    c,
+                    nc: std::array::from_fn(|k| _mm_sub_ps(_mm_setzero_ps(), c[k])),
+                    x0: _mm_loadu_ps(st.x0.as_ptr()),
+                    h0,
+                    // Shifted out before they are read: section `k + 1` first reads section `k`'s
+                    // `h1`, `h2` after section `k` has shifted twice (see `wave`).
+                    h1: h0,
+                    h2: h0,
+                }
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn store(&self, st: &mut Chains) {
+            // SAFETY: unaligned stores into `[f32; 4]`s.
+            unsafe {
+                _mm_storeu_ps(st.x0.as_mut_ptr(), self.x0);
+                for k in 0..SECTIONS {
+                    _mm_storeu_ps(st.y[k].as_mut_ptr(), self.h0[k]);
+                }
+            }
+        }
+
+        /// One iteration `n` of a block of `len` samples; `MASKED`: sections whose time
+        /// `n - 2k` is outside `0..len` keep their state (one iteration past the block they
+        /// shift their outputs once more, see below). Returns the last section's output
+        /// (time `n - LAG`).
+        ///
+        /// Section `k` at time `t` reads section `k - 1`'s outputs for `t` (its `h1`: section
+        /// `k - 1` has processed `t + 1` since) and `t - 1` (`h2`), and its own for `t - 1`
+        /// (`h0`). Descending order, so those are read before section `k - 1` moves on.
+        #[inline(always)]
+        unsafe fn wave<const MASKED: bool>(
+            &mut self,
+            input: __m128,
+            n: usize,
+            len: usize,
+        ) -> __m128 {
+            // SAFETY: register arithmetic (AVX-512VL + FMA: caller's contract).
+            unsafe {
+                for k in (0..SECTIONS).rev() {
+                    if MASKED {
+                        if n < 2 * k || n - 2 * k > len {
+                            continue;
+                        }
+                        if n - 2 * k == len {
+                            // One iteration past its last time: shift once more, so that the
+                            // next section finds that time's output in `h1` (its latest, the
+                            // state, stays in `h0`).
+                            self.h2[k] = self.h1[k];
+                            self.h1[k] = self.h0[k];
+                            continue;
+                        }
+                    }
+                    let (s, prev) = if k == 0 {
+                        (input, self.x0)
+                    } else {
+                        (self.h1[k - 1], self.h2[k - 1])
+                    };
+                    let v = _mm_fmadd_ps(self.c[k], s, prev);
+                    let out = _mm_fmadd_ps(self.nc[k], self.h0[k], v);
+                    self.h2[k] = self.h1[k];
+                    self.h1[k] = self.h0[k];
+                    self.h0[k] = out;
+                    if k == 0 {
+                        self.x0 = input;
+                    }
+                }
+                self.h0[SECTIONS - 1]
+            }
+        }
+    }
+
+    /// Upsampling kernel (see [`super::up_generic`]).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F/VL, AVX2 and FMA.
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub(super) unsafe fn up(
+        coefs: &[[f32; 4]; SECTIONS],
+        st: &mut Chains,
+        a: &[f32],
+        b: &[f32],
+        oa: &mut [f32],
+        ob: &mut [f32],
+    ) {
+        let len = a.len();
+        assert!(b.len() >= len && oa.len() >= 2 * len && ob.len() >= 2 * len);
+        // SAFETY: every access is inside the lengths checked above: inputs at `n < len`,
+        // outputs at `n - LAG < len`.
+        unsafe {
+            let mut net = Net::load(coefs, st);
+            let (qa, qb) = (oa.as_mut_ptr(), ob.as_mut_ptr());
+            let input = |n: usize| {
+                if n < len {
+                    super::sse::finite(_mm_setr_ps(a[n], b[n], a[n], b[n]))
+                } else {
+                    _mm_setzero_ps()
+                }
+            };
+            let emit = |s: __m128, n: usize| {
+                if n >= LAG {
+                    // [p0 a, p0 b, p1 a, p1 b] -> a: [p0 a, p1 a], b: [p0 b, p1 b].
+                    let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(s, s));
+                    _mm_store_sd(qa.add(2 * (n - LAG)) as *mut f64, o);
+                    _mm_storeh_pd(qb.add(2 * (n - LAG)) as *mut f64, o);
+                }
+            };
+            let full_from = LAG.min(len);
+            let mut n = 0;
+            while n < full_from {
+                let s = net.wave::<true>(input(n), n, len);
+                emit(s, n);
+                n += 1;
+            }
+            while n < len {
+                let s = net.wave::<false>(input(n), n, len);
+                emit(s, n);
+                n += 1;
+            }
+            while n < len + LAG {
+                let s = net.wave::<true>(_mm_setzero_ps(), n, len);
+                emit(s, n);
+                n += 1;
+            }
+            net.store(st);
+        }
+        st.guard();
+    }
+
+    /// Downsampling kernel (see [`super::down_generic`]).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F/VL, AVX2 and FMA.
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub(super) unsafe fn down(
+        coefs: &[[f32; 4]; SECTIONS],
+        st: &mut Chains,
+        ia: &[f32],
+        ib: &[f32],
+        a: &mut [f32],
+        b: &mut [f32],
+    ) {
+        let len = a.len();
+        assert!(b.len() >= len && ia.len() >= 2 * len && ib.len() >= 2 * len);
+        // SAFETY: every access is inside the lengths checked above: inputs at `2n + 1 < 2 len`,
+        // outputs at `n - LAG < len`.
+        unsafe {
+            let mut net = Net::load(coefs, st);
+            let (pa, pb) = (ia.as_ptr(), ib.as_ptr());
+            let half = _mm_set1_ps(0.5);
+            let input = |n: usize| {
+                if n < len {
+                    let la = _mm_castpd_ps(_mm_load_sd(pa.add(2 * n) as *const f64));
+                    let lb = _mm_castpd_ps(_mm_load_sd(pb.add(2 * n) as *const f64));
+                    // [ia 2n, ib 2n, ia 2n+1, ib 2n+1]
+                    super::sse::finite(_mm_unpacklo_ps(la, lb))
+                } else {
+                    _mm_setzero_ps()
+                }
+            };
+            let mut emit = |s: __m128, n: usize| {
+                if n >= LAG {
+                    let r = _mm_mul_ps(_mm_add_ps(s, _mm_movehl_ps(s, s)), half);
+                    a[n - LAG] = _mm_cvtss_f32(r);
+                    b[n - LAG] = _mm_cvtss_f32(_mm_shuffle_ps::<0b01_01_01_01>(r, r));
+                }
+            };
+            let full_from = LAG.min(len);
+            let mut n = 0;
+            while n < full_from {
+                let s = net.wave::<true>(input(n), n, len);
+                emit(s, n);
+                n += 1;
+            }
+            while n < len {
+                let s = net.wave::<false>(input(n), n, len);
+                emit(s, n);
+                n += 1;
+            }
+            while n < len + LAG {
+                let s = net.wave::<true>(_mm_setzero_ps(), n, len);
+                emit(s, n);
+                n += 1;
+            }
+            net.store(st);
+        }
+        st.guard();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn up_avx512(
+    c: &[[f32; 4]; SECTIONS],
+    st: &mut Chains,
+    a: &[f32],
+    b: &[f32],
+    oa: &mut [f32],
+    ob: &mut [f32],
+) {
+    // SAFETY: selected only after `simd::avx512()` detected the features.
+    unsafe { wide::up(c, st, a, b, oa, ob) }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn down_avx512(
+    c: &[[f32; 4]; SECTIONS],
+    st: &mut Chains,
+    ia: &[f32],
+    ib: &[f32],
+    a: &mut [f32],
+    b: &mut [f32],
+) {
+    // SAFETY: selected only after `simd::avx512()` detected the features.
+    unsafe { wide::down(c, st, ia, ib, a, b) }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn up_fma_impl(
@@ -643,7 +901,9 @@ impl HalfbandIir2x {
     pub fn new(max_channels: usize) -> Self {
         let pairs = max_channels.div_ceil(2).max(1);
         #[cfg(target_arch = "x86_64")]
-        let (up_fn, down_fn): (KernelFn, KernelFn) = if avx2_fma() {
+        let (up_fn, down_fn): (KernelFn, KernelFn) = if crate::simd::avx512() {
+            (up_avx512, down_avx512)
+        } else if avx2_fma() {
             (up_fma, down_fma)
         } else {
             (up_sse, down_sse)
@@ -747,5 +1007,42 @@ mod tests {
             out.push((ua, ub, ya, yb));
         }
         assert!(out[0] == out[1]);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_kernels_match_the_fma_ones_bit_for_bit() {
+        if !crate::simd::avx512() {
+            return;
+        }
+        // Block lengths shorter and longer than either pipeline, state carried across blocks.
+        let n = 600;
+        let a: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin() * 0.8).collect();
+        let b: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.11).cos() * 0.5).collect();
+        let (uc, dc) = (lane_coefs(false), lane_coefs(true));
+        for block in [1, 2, 3, 7, 8, 9, 64, 333] {
+            let mut out = Vec::new();
+            for wide in [false, true] {
+                let (mut su, mut sd) = (Chains::default(), Chains::default());
+                let (mut ua, mut ub) = (vec![0.0f32; 2 * n], vec![0.0f32; 2 * n]);
+                let (mut ya, mut yb) = (vec![0.0f32; n], vec![0.0f32; n]);
+                let mut s = 0;
+                while s < n {
+                    let e = (s + block).min(n);
+                    let (ua, ub) = (&mut ua[2 * s..2 * e], &mut ub[2 * s..2 * e]);
+                    let (ya, yb) = (&mut ya[s..e], &mut yb[s..e]);
+                    if wide {
+                        up_avx512(&uc, &mut su, &a[s..e], &b[s..e], ua, ub);
+                        down_avx512(&dc, &mut sd, ua, ub, ya, yb);
+                    } else {
+                        up_fma(&uc, &mut su, &a[s..e], &b[s..e], ua, ub);
+                        down_fma(&dc, &mut sd, ua, ub, ya, yb);
+                    }
+                    s = e;
+                }
+                out.push((ua, ub, ya, yb, su.y, sd.y));
+            }
+            assert!(out[0] == out[1], "blocks of {block}");
+        }
     }
 }
