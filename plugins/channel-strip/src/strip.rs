@@ -492,6 +492,19 @@ impl Delay {
         ring[..n - first].copy_from_slice(&input[first..]);
     }
 
+    /// Writes only the last `delay` samples of `input` (where [`Self::write`] would put them):
+    /// all the history a read in the next piece needs. Call for every channel, then
+    /// [`Self::advance`] by `input.len()`.
+    fn write_tail(&mut self, ch: usize, input: &[f32]) {
+        let n = input.len();
+        let k = self.delay.min(n);
+        let start = self.pos + n - k;
+        let ring = &mut self.ring[ch];
+        for (j, &x) in input[n - k..].iter().enumerate() {
+            ring[(start + j) & self.mask] = x;
+        }
+    }
+
     fn advance(&mut self, n: usize) {
         self.pos = (self.pos + n) & self.mask;
     }
@@ -1286,6 +1299,7 @@ impl Strip {
                 delay_key(
                     &mut self.key_delay,
                     &mut self.key_live,
+                    listening,
                     &keys[..nch],
                     &mut self.listen_buf,
                 );
@@ -1293,6 +1307,7 @@ impl Strip {
                 delay_key(
                     &mut self.key_delay,
                     &mut self.key_live,
+                    listening,
                     bufs,
                     &mut self.listen_buf,
                 );
@@ -1449,6 +1464,7 @@ impl Strip {
             delay_key(
                 &mut self.key_delay,
                 &mut self.key_live,
+                listening,
                 &keys[..nch],
                 &mut self.listen_buf,
             );
@@ -1683,11 +1699,14 @@ fn external_key(
     }
 }
 
-/// Writes this piece of the gate key into the listen delay and reads the key delayed by the
-/// latency into `out`. After a piece without key the delay restarts from silence.
+/// Writes this piece of the gate key into the listen delay and, when `listening`, reads the
+/// key delayed by the latency into `out`. Not listening, only the last `latency` samples are
+/// kept (the history a listen starting at the next piece reads). After a piece without key
+/// the delay restarts from silence.
 fn delay_key<P: AsRef<[f32]>>(
     delay: &mut Delay,
     live: &mut bool,
+    listening: bool,
     key: &[P],
     out: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
 ) {
@@ -1697,7 +1716,11 @@ fn delay_key<P: AsRef<[f32]>>(
     }
     let len = key[0].as_ref().len();
     for (c, k) in key.iter().enumerate() {
-        delay.run(c, k.as_ref(), &mut out[c][..len]);
+        if listening {
+            delay.run(c, k.as_ref(), &mut out[c][..len]);
+        } else {
+            delay.write_tail(c, k.as_ref());
+        }
     }
     delay.advance(len);
 }
