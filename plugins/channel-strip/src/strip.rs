@@ -19,6 +19,15 @@
 //! Block-size invariance: settings are read once per [`SUB_BLOCK`] samples at absolute positions
 //! (counted from `reset`), and every smoother runs per sample, so the output does not depend on
 //! how the host splits its buffers.
+//!
+//! Routing changes are crossfades too. Switching the order of dynamics and EQ runs both orders
+//! side by side: a spare EQ instance warms up on the new order's signal (long enough for the
+//! slowest EQ band to settle, see [`ROUTE_WARMUP_TAUS`]), then the output crossfades from the
+//! old order to the new one over [`FADE_MS`] and the spare takes over. The gate and compressor
+//! stay single units, like a console's one compressor: during the switch their detectors hear
+//! the crossfade of the two orders' signals and their gain is applied to both. "EQ to
+//! sidechain" crossfades the compressor's key between its input and the EQ'd copy. The
+//! listened gate key is delayed by [`Strip::latency`], so it lines up with the audio.
 
 use shared_dsp::dynamics::{DetectorMode, Dynamics, Lower};
 use shared_dsp::filter::{Band, BandType, IirEq, Slope};
@@ -45,6 +54,11 @@ pub const GATE_DETECTOR_MS: f32 = 2.0;
 pub const FAST_ATTACK_MS: f32 = 0.1;
 /// Range of the programme-dependent (auto) attack, ms.
 pub const AUTO_ATTACK_MS: (f32, f32) = (0.5, 30.0);
+/// Routing switch: the spare EQ warms up on the new order for this many time constants of the
+/// slowest EQ band (7: its start-up transient is down 61 dB) before the crossfade begins.
+pub const ROUTE_WARMUP_TAUS: f64 = 7.0;
+/// Longest routing warm-up, ms (reached only by strong, narrow bands below about 60 Hz).
+pub const ROUTE_WARMUP_MAX_MS: f64 = 250.0;
 
 /// High-pass slope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -478,6 +492,19 @@ impl Delay {
         ring[..n - first].copy_from_slice(&input[first..]);
     }
 
+    /// Writes only the last `delay` samples of `input` (where [`Self::write`] would put them):
+    /// all the history a read in the next piece needs. Call for every channel, then
+    /// [`Self::advance`] by `input.len()`.
+    fn write_tail(&mut self, ch: usize, input: &[f32]) {
+        let n = input.len();
+        let k = self.delay.min(n);
+        let start = self.pos + n - k;
+        let ring = &mut self.ring[ch];
+        for (j, &x) in input[n - k..].iter().enumerate() {
+            ring[(start + j) & self.mask] = x;
+        }
+    }
+
     fn advance(&mut self, n: usize) {
         self.pos = (self.pos + n) & self.mask;
     }
@@ -492,6 +519,17 @@ enum SatState {
     Warming(usize),
     /// Running (fading or fully in).
     On,
+}
+
+/// Where a dynamics/EQ order switch stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// One order runs (`Strip::eq_dyn_first`).
+    Steady,
+    /// Both orders run, the output is still the old one; samples of warm-up left.
+    Warming(usize),
+    /// Both orders run and the output crossfades (`Strip::route`).
+    Fading,
 }
 
 /// The channel strip's audio path. Allocation-free after [`Strip::new`].
@@ -518,6 +556,24 @@ pub struct Strip {
     filters: IirEq,
     /// The four EQ bands in the audio path.
     eq: IirEq,
+    /// The same four bands, spare: while the order switches it runs the order `eq` does not
+    /// run, then takes over (the two are swapped, no allocation).
+    eq_spare: IirEq,
+    /// The order `eq` runs in (dynamics first?): the order in force outside a switch.
+    eq_dyn_first: bool,
+    /// Routing switch state.
+    route_state: Route,
+    /// Routing crossfade: weight of the dynamics-first order (0 = EQ first, 1 = dynamics first).
+    route: LinearRamp,
+    /// Both orders run in the current sub-block (decided at its start).
+    dual: bool,
+    /// "EQ to sidechain" key crossfade: 0 = the compressor hears its input, 1 = the EQ'd copy.
+    sc_eq: LinearRamp,
+    /// Delay that lines the listened key up with the audio (the saturation's latency). It runs
+    /// whenever the gate does, so its history is real key when listening starts.
+    key_delay: Delay,
+    /// The key delay ran in the previous piece (else it restarts from silence).
+    key_live: bool,
     /// The same four bands for the compressor's key ("EQ to sidechain").
     eq_key: IirEq,
     /// Gate key filter (high-pass and low-pass, 12 dB/oct).
@@ -563,6 +619,18 @@ pub struct Strip {
     comp_key: [[f32; SUB_BLOCK]; MAX_CHANNELS],
     /// Scratch: the per-sample mix of a crossfade.
     mix_buf: [f32; SUB_BLOCK],
+    /// Scratch: the per-sample mix of the EQ section's fade while both orders run.
+    eq_mix: [f32; SUB_BLOCK],
+    /// Scratch: the dynamics-first order's audio while both orders run.
+    alt: [[f32; SUB_BLOCK]; MAX_CHANNELS],
+    /// Scratch: per-sample weight of the dynamics-first order while both orders run.
+    route_buf: [f32; SUB_BLOCK],
+    /// Scratch: the compressor's input crossfaded between the two orders.
+    mix_key: [[f32; SUB_BLOCK]; MAX_CHANNELS],
+    /// Scratch: a dynamics unit's gain while both orders run.
+    gain_buf: [[f32; SUB_BLOCK]; MAX_CHANNELS],
+    /// Scratch: the gate key delayed by the latency (what key listen outputs).
+    listen_buf: [[f32; SUB_BLOCK]; MAX_CHANNELS],
 }
 
 impl Strip {
@@ -586,6 +654,14 @@ impl Strip {
             polarity: [LinearRamp::new(1.0, FADE_MS), LinearRamp::new(1.0, FADE_MS)],
             filters: IirEq::new(MAX_CHANNELS, SUB_BLOCK, 2),
             eq: IirEq::new(MAX_CHANNELS, SUB_BLOCK, 4),
+            eq_spare: IirEq::new(MAX_CHANNELS, SUB_BLOCK, 4),
+            eq_dyn_first: false,
+            route_state: Route::Steady,
+            route: LinearRamp::new(0.0, FADE_MS),
+            dual: false,
+            sc_eq: LinearRamp::new(0.0, FADE_MS),
+            key_delay: Delay::new(MAX_CHANNELS, lat),
+            key_live: false,
             eq_key: IirEq::new(MAX_CHANNELS, SUB_BLOCK, 4),
             key_filter: IirEq::new(MAX_CHANNELS, SUB_BLOCK, 2),
             gate: Dynamics::new(MAX_CHANNELS, SUB_BLOCK),
@@ -610,9 +686,16 @@ impl Strip {
             key_buf: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             comp_key: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             mix_buf: [0.0; SUB_BLOCK],
+            eq_mix: [0.0; SUB_BLOCK],
+            alt: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
+            route_buf: [0.0; SUB_BLOCK],
+            mix_key: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
+            gain_buf: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
+            listen_buf: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
         };
         s.sat_delay.delay = lat;
         s.dry_delay.delay = lat;
+        s.key_delay.delay = lat;
         s.filters.reserve_chain(s.eq.max_bands());
         for d in [&mut s.gate, &mut s.comp] {
             d.set_stereo_link_percent(100.0);
@@ -646,6 +729,8 @@ impl Strip {
             &mut self.width,
             &mut self.pan,
             &mut self.listen,
+            &mut self.route,
+            &mut self.sc_eq,
         ] {
             r.set_sample_rate(fs);
         }
@@ -664,6 +749,7 @@ impl Strip {
         for eq in [
             &mut self.filters,
             &mut self.eq,
+            &mut self.eq_spare,
             &mut self.eq_key,
             &mut self.key_filter,
         ] {
@@ -679,9 +765,12 @@ impl Strip {
     pub fn reset(&mut self) {
         self.phase = 0;
         self.primed = false;
+        self.route_state = Route::Steady;
+        self.dual = false;
         for eq in [
             &mut self.filters,
             &mut self.eq,
+            &mut self.eq_spare,
             &mut self.eq_key,
             &mut self.key_filter,
         ] {
@@ -692,6 +781,8 @@ impl Strip {
         self.sat.reset();
         self.sat_delay.reset();
         self.dry_delay.reset();
+        self.key_delay.reset();
+        self.key_live = false;
         self.crest_env = (0.0, 0.0);
         self.crest_acc = (0.0, [0.0; MAX_CHANNELS]);
     }
@@ -732,6 +823,7 @@ impl Strip {
         let eb = s.eq_bands();
         for (i, b) in eb.iter().enumerate() {
             self.eq.set_band(i, *b);
+            self.eq_spare.set_band(i, *b);
             self.eq_key.set_band(i, *b);
         }
         let kf = [
@@ -803,6 +895,8 @@ impl Strip {
         } else {
             0.0
         });
+        let keyed = s.eq_to_sidechain && !s.eq_bypass;
+        self.sc_eq.set_target(if keyed { 1.0 } else { 0.0 });
         if first {
             // Start exactly on the settings: no glides, no fades, units settled.
             self.trim_db.reset(s.trim_db.clamp(-24.0, 24.0));
@@ -824,6 +918,10 @@ impl Strip {
             self.fade_gate.ramp.reset(on(s.gate_bypass));
             self.fade_comp.ramp.reset(on(s.comp_bypass));
             self.fade_sat.ramp.reset(on(s.sat_bypass));
+            self.eq_dyn_first = s.dynamics_first;
+            self.route.reset(if s.dynamics_first { 1.0 } else { 0.0 });
+            self.route_state = Route::Steady;
+            self.sc_eq.reset(if keyed { 1.0 } else { 0.0 });
             self.sat_state = if s.sat_bypass {
                 SatState::Off
             } else {
@@ -832,6 +930,7 @@ impl Strip {
             for eq in [
                 &mut self.filters,
                 &mut self.eq,
+                &mut self.eq_spare,
                 &mut self.eq_key,
                 &mut self.key_filter,
             ] {
@@ -888,11 +987,13 @@ impl Strip {
                 self.end_sub_block();
                 let s = settings();
                 self.apply(&s);
+                self.plan_route();
                 let full = |f: &Fade| !f.ramp.is_moving() && f.ramp.value() == 1.0;
                 self.chain_filters_eq = !s.filters_bypass
                     && !s.eq_bypass
                     && !s.eq_to_sidechain
-                    && !s.dynamics_first
+                    && !self.eq_dyn_first
+                    && !self.dual
                     && full(&self.fade_filters)
                     && full(&self.fade_eq);
             }
@@ -919,6 +1020,109 @@ impl Strip {
             if em.is_finite() { em } else { 0.0 },
         );
         self.crest_acc = (0.0, [0.0; MAX_CHANNELS]);
+    }
+
+    /// Routing at a sub-block start: starts, advances or ends a dynamics/EQ order switch and
+    /// decides whether this sub-block runs both orders.
+    fn plan_route(&mut self) {
+        let s = self.settings;
+        let want = s.dynamics_first;
+        let at = |first: bool| if first { 1.0 } else { 0.0 };
+        // The order only matters while the EQ is in the audio path and a dynamics section (or
+        // the listened key, which is the gate's input) is active: otherwise both orders give
+        // the same samples and the switch is immediate (and bit-transparent).
+        let idle = |f: &Fade, on: bool| !on && f.is_off();
+        let listening = self.listen.is_moving() || self.listen.value() > 0.0;
+        let matters = !idle(&self.fade_eq, !s.eq_bypass && !s.eq_to_sidechain)
+            && (!idle(&self.fade_gate, !s.gate_bypass)
+                || !idle(&self.fade_comp, !s.comp_bypass)
+                || listening);
+        self.route_state = match self.route_state {
+            Route::Steady | Route::Warming(_) if want == self.eq_dyn_first => Route::Steady,
+            Route::Steady | Route::Warming(_) if !matters => {
+                self.eq_dyn_first = want;
+                self.route.reset(at(want));
+                Route::Steady
+            }
+            Route::Steady => {
+                // NOTE: the spare starts from clear state and runs the new order while the
+                // output still comes from the old one, until its start-up transient has died
+                // away. Copying `eq`'s state instead would start it closer, but not on the
+                // new order's state (its input differs by the dynamics' gain), and IirEq has
+                // no allocation-free state copy (a derived `clone_from` allocates).
+                self.eq_spare.reset();
+                match self.route_warmup() {
+                    0 => {
+                        self.route.set_target(at(want));
+                        Route::Fading
+                    }
+                    w => Route::Warming(w),
+                }
+            }
+            Route::Warming(left) => {
+                let left = left.saturating_sub(SUB_BLOCK);
+                if left == 0 {
+                    self.route.set_target(at(want));
+                    Route::Fading
+                } else {
+                    Route::Warming(left)
+                }
+            }
+            Route::Fading => {
+                self.route.set_target(at(want));
+                if self.route.is_moving() {
+                    Route::Fading
+                } else {
+                    // The fade is over: the instance that ran the order now in force is `eq`.
+                    if want != self.eq_dyn_first {
+                        std::mem::swap(&mut self.eq, &mut self.eq_spare);
+                        self.eq_dyn_first = want;
+                    }
+                    Route::Steady
+                }
+            }
+        };
+        self.dual = self.route_state != Route::Steady;
+    }
+
+    /// Warm-up of an order switch in samples: [`ROUTE_WARMUP_TAUS`] time constants of the
+    /// slowest pole of the EQ bands (of the analog prototypes: a bell's poles have Q = A q, a
+    /// shelf's lie at f / sqrt(A) or f sqrt(A) with Q = q, A = 10^(gain/40)), at most
+    /// [`ROUTE_WARMUP_MAX_MS`]. Bands at 0 dB have no sections and need none.
+    fn route_warmup(&self) -> usize {
+        let s = &self.settings;
+        let fs = self.fs as f64;
+        let mut tau = 0.0f64;
+        let bands = [
+            (s.lf_shape == EqShape::Shelf, &s.lf),
+            (false, &s.lmf),
+            (false, &s.hmf),
+            (s.hf_shape == EqShape::Shelf, &s.hf),
+        ];
+        for (shelf, b) in bands {
+            if b.gain_db == 0.0 || !b.gain_db.is_finite() {
+                continue;
+            }
+            let a = 10f64.powf(b.gain_db.clamp(-30.0, 30.0) as f64 / 40.0);
+            let q = b.q.clamp(0.3, 8.0) as f64;
+            let w0 = (2.0 * std::f64::consts::PI * b.freq_hz.max(1.0) as f64 / fs)
+                .min(std::f64::consts::PI);
+            let (wp, qp) = if shelf {
+                (w0 * a.sqrt().min(1.0 / a.sqrt()), q)
+            } else {
+                (w0, a * q)
+            };
+            // Decay time constant of the slower pole: 2Q/w when complex, the slow real pole
+            // when overdamped.
+            let t = if qp >= 0.5 {
+                2.0 * qp / wp
+            } else {
+                2.0 * qp / (wp * (1.0 - (1.0 - 4.0 * qp * qp).sqrt()))
+            };
+            tau = tau.max(t);
+        }
+        let max = ROUTE_WARMUP_MAX_MS * 1e-3 * fs;
+        (ROUTE_WARMUP_TAUS * tau).min(max).ceil() as usize
     }
 
     /// One piece of at most `SUB_BLOCK` samples inside one sub-block.
@@ -987,7 +1191,9 @@ impl Strip {
         // 3. Dynamics and EQ in the chosen order.
         if self.chain_filters_eq {
             // Done above.
-        } else if s.dynamics_first {
+        } else if self.dual {
+            self.both_orders(bufs, sidechain, r.clone(), info);
+        } else if self.eq_dyn_first {
             self.dynamics(bufs, sidechain, r.clone(), info);
             let run = self.fade_eq.begin(eq_in_path);
             self.section(run, Section::Eq, bufs, len);
@@ -1005,12 +1211,14 @@ impl Strip {
             self.image(bufs, len);
         }
 
-        // 6. Key listen.
+        // 6. Key listen, delayed like the audio by the saturation's latency.
         if self.listen.is_moving() || self.listen.value() > 0.0 {
+            // `listen_buf` holds the delayed key: listening implies the gate section ran
+            // `delay_key` in this piece.
             for i in 0..len {
                 let x = self.listen.next();
                 for (c, b) in bufs.iter_mut().enumerate() {
-                    let k = self.key_buf[c][i];
+                    let k = self.listen_buf[c][i];
                     b[i] = if x >= 1.0 { k } else { b[i] + (k - b[i]) * x };
                 }
             }
@@ -1070,18 +1278,7 @@ impl Strip {
         let mut key_len = 0;
         if need_key && (s.gate_key_filter || ext.is_some() || listening) {
             match ext {
-                Some(sc) => {
-                    for c in 0..nch {
-                        let src = sc[c.min(sc.len() - 1)];
-                        self.key_buf[c][..len].copy_from_slice(&src[r.clone()]);
-                    }
-                    if sc.len() > nch {
-                        // Stereo key on a mono track: the key is its mid.
-                        for i in 0..len {
-                            self.key_buf[0][i] = 0.5 * (sc[0][r.start + i] + sc[1][r.start + i]);
-                        }
-                    }
-                }
+                Some(sc) => external_key(sc, r.clone(), nch, &mut self.key_buf),
                 None => {
                     for (k, b) in self.key_buf.iter_mut().zip(bufs.iter()) {
                         k[..len].copy_from_slice(b);
@@ -1094,6 +1291,29 @@ impl Strip {
                 self.key_filter.process(&mut keys[..nch]);
             }
             key_len = nch;
+        }
+        if need_key {
+            if key_len > 0 {
+                let [k0, k1] = &self.key_buf;
+                let keys: [&[f32]; MAX_CHANNELS] = [&k0[..len], &k1[..len]];
+                delay_key(
+                    &mut self.key_delay,
+                    &mut self.key_live,
+                    listening,
+                    &keys[..nch],
+                    &mut self.listen_buf,
+                );
+            } else {
+                delay_key(
+                    &mut self.key_delay,
+                    &mut self.key_live,
+                    listening,
+                    bufs,
+                    &mut self.listen_buf,
+                );
+            }
+        } else {
+            self.key_live = false;
         }
 
         if gate_run != Run::Skip {
@@ -1121,6 +1341,10 @@ impl Strip {
         // Compressor.
         let comp_run = self.fade_comp.begin(!s.comp_bypass);
         if comp_run == Run::Skip {
+            // Nothing hears the key: its crossfade lands on its target (the EQ'd key restarts
+            // from clear state when the compressor comes back in).
+            let keyed = s.eq_to_sidechain && !s.eq_bypass;
+            self.sc_eq.reset(if keyed { 1.0 } else { 0.0 });
             return;
         }
         if s.comp_attack_mode == AttackMode::Auto {
@@ -1135,6 +1359,7 @@ impl Strip {
         }
         if comp_run == Run::Mix && self.fade_comp.ramp.value() == 0.0 {
             self.comp.reset();
+            self.eq_key.reset();
         }
         let mixing =
             comp_run == Run::Mix || self.comp_mix.is_moving() || self.comp_mix.value() != 1.0;
@@ -1146,14 +1371,7 @@ impl Strip {
                 *m = self.fade_comp.ramp.next() * self.comp_mix.next();
             }
         }
-        let keyed = s.eq_to_sidechain && !s.eq_bypass;
-        if keyed {
-            for (k, b) in self.comp_key.iter_mut().zip(bufs.iter()) {
-                k[..len].copy_from_slice(b);
-            }
-            let [k0, k1] = &mut self.comp_key;
-            let mut keys: [&mut [f32]; MAX_CHANNELS] = [&mut k0[..len], &mut k1[..len]];
-            self.eq_key.process(&mut keys[..nch]);
+        if sidechain_eq(&mut self.eq_key, &mut self.sc_eq, bufs, &mut self.comp_key) {
             let [k0, k1] = &self.comp_key;
             let keys: [&[f32]; MAX_CHANNELS] = [&k0[..len], &k1[..len]];
             self.comp.process(bufs, Some(&keys[..nch]));
@@ -1164,6 +1382,175 @@ impl Strip {
             crossfade(bufs, &self.dry_scratch, &self.mix_buf[..len]);
         }
         info.comp_gr_db = info.comp_gr_db.max(self.comp.gain_reduction_db());
+    }
+
+    /// EQ and dynamics in both orders during a routing switch: the EQ-first order in `bufs`,
+    /// the dynamics-first order in `alt`, then `bufs = A + (B - A) w` with `w` the
+    /// dynamics-first weight (constant while warming, the crossfade while fading). `eq` runs
+    /// the order its state belongs to, `eq_spare` the other. The gate and the compressor
+    /// detect on the crossfade of their two inputs and apply the same gain to both orders.
+    fn both_orders(
+        &mut self,
+        bufs: &mut [&mut [f32]],
+        sidechain: Option<&[&[f32]]>,
+        r: std::ops::Range<usize>,
+        info: &mut BlockInfo,
+    ) {
+        let s = self.settings;
+        let nch = bufs.len();
+        let len = r.len();
+        let w = &mut self.route_buf[..len];
+        if self.route_state == Route::Fading {
+            // NOTE: smoothstep of the linear ramp: an equal-gain crossfade (the two orders are
+            // nearly the same signal) whose slope is 0 at both ends, so the two orders'
+            // small difference does not put a kink into the output (a linear ramp's kink shows
+            // on low tones, where the signal's own curvature is small). Exactly 0 and 1 at
+            // the ends.
+            w.iter_mut().for_each(|w| {
+                let m = self.route.next();
+                *w = m * m * (3.0 - 2.0 * m);
+            });
+        } else {
+            w.fill(if self.eq_dyn_first { 1.0 } else { 0.0 });
+        }
+        for (a, b) in self.alt.iter_mut().zip(bufs.iter()) {
+            a[..len].copy_from_slice(b);
+        }
+        let [a0, a1] = &mut self.alt;
+        let mut alt: [&mut [f32]; MAX_CHANNELS] = [&mut a0[..len], &mut a1[..len]];
+        let alt = &mut alt[..nch];
+        let w = &self.route_buf[..len];
+
+        // EQ section fade, the same for both orders.
+        let eq_run = self.fade_eq.begin(!s.eq_bypass && !s.eq_to_sidechain);
+        if eq_run == Run::Mix {
+            if self.fade_eq.ramp.value() == 0.0 {
+                self.eq.reset();
+                self.eq_spare.reset();
+            }
+            for m in &mut self.eq_mix[..len] {
+                *m = self.fade_eq.ramp.next();
+            }
+        }
+        let (eq_a, eq_b) = if self.eq_dyn_first {
+            (&mut self.eq_spare, &mut self.eq)
+        } else {
+            (&mut self.eq, &mut self.eq_spare)
+        };
+        eq_pass(
+            eq_a,
+            eq_run,
+            bufs,
+            &mut self.dry_scratch,
+            &self.eq_mix[..len],
+        );
+
+        // Gate: key from the sidechain or the crossfade of the two orders' gate inputs.
+        let ext = sidechain.filter(|_| s.gate_external_key);
+        let listening = self.listen.is_moving() || self.listen.value() > 0.0;
+        let gate_run = self.fade_gate.begin(!s.gate_bypass);
+        if gate_run != Run::Skip || listening {
+            match ext {
+                Some(sc) => external_key(sc, r.clone(), nch, &mut self.key_buf),
+                None => mix_orders(bufs, alt, w, &mut self.key_buf),
+            }
+            if s.gate_key_filter {
+                let [k0, k1] = &mut self.key_buf;
+                let mut keys: [&mut [f32]; MAX_CHANNELS] = [&mut k0[..len], &mut k1[..len]];
+                self.key_filter.process(&mut keys[..nch]);
+            }
+            let [k0, k1] = &self.key_buf;
+            let keys: [&[f32]; MAX_CHANNELS] = [&k0[..len], &k1[..len]];
+            delay_key(
+                &mut self.key_delay,
+                &mut self.key_live,
+                listening,
+                &keys[..nch],
+                &mut self.listen_buf,
+            );
+        } else {
+            self.key_live = false;
+        }
+        let [g0, g1] = &mut self.gain_buf;
+        let mut gains: [&mut [f32]; MAX_CHANNELS] = [&mut g0[..len], &mut g1[..len]];
+        let gains = &mut gains[..nch];
+        if gate_run != Run::Skip {
+            if gate_run == Run::Mix {
+                if self.fade_gate.ramp.value() == 0.0 {
+                    self.gate.reset();
+                }
+                for m in &mut self.mix_buf[..len] {
+                    *m = self.fade_gate.ramp.next();
+                }
+            }
+            let [k0, k1] = &self.key_buf;
+            let keys: [&[f32]; MAX_CHANNELS] = [&k0[..len], &k1[..len]];
+            self.gate.compute_gain(&keys[..nch], None, gains);
+            let mix = (gate_run == Run::Mix).then_some(&self.mix_buf[..len]);
+            gain_pass(&mut self.gate, bufs, gains, mix, &mut self.dry_scratch);
+            gain_pass(&mut self.gate, alt, gains, mix, &mut self.dry_scratch);
+            info.gate_gr_db = info.gate_gr_db.max(self.gate.gain_reduction_db());
+        }
+
+        // Compressor: detects on the crossfade of the two orders' compressor inputs.
+        let comp_run = self.fade_comp.begin(!s.comp_bypass);
+        if comp_run == Run::Skip {
+            let keyed = s.eq_to_sidechain && !s.eq_bypass;
+            self.sc_eq.reset(if keyed { 1.0 } else { 0.0 });
+        } else {
+            mix_orders(bufs, alt, w, &mut self.mix_key);
+            if s.comp_attack_mode == AttackMode::Auto {
+                let (mut pk, mut sq) = self.crest_acc;
+                for (k, acc) in self.mix_key[..nch].iter().zip(sq.iter_mut()) {
+                    for &x in &k[..len] {
+                        pk = pk.max(x.abs());
+                        *acc += x * x / nch as f32;
+                    }
+                }
+                self.crest_acc = (pk, sq);
+            }
+            if comp_run == Run::Mix && self.fade_comp.ramp.value() == 0.0 {
+                self.comp.reset();
+                self.eq_key.reset();
+            }
+            let mixing =
+                comp_run == Run::Mix || self.comp_mix.is_moving() || self.comp_mix.value() != 1.0;
+            if mixing {
+                for m in &mut self.mix_buf[..len] {
+                    *m = self.fade_comp.ramp.next() * self.comp_mix.next();
+                }
+            }
+            let [m0, m1] = &self.mix_key;
+            let plain: [&[f32]; MAX_CHANNELS] = [&m0[..len], &m1[..len]];
+            let keyed = sidechain_eq(
+                &mut self.eq_key,
+                &mut self.sc_eq,
+                &plain[..nch],
+                &mut self.comp_key,
+            );
+            let [k0, k1] = &self.comp_key;
+            let eqd: [&[f32]; MAX_CHANNELS] = [&k0[..len], &k1[..len]];
+            let detect = if keyed { &eqd[..nch] } else { &plain[..nch] };
+            self.comp.compute_gain(detect, None, gains);
+            let mix = mixing.then_some(&self.mix_buf[..len]);
+            gain_pass(&mut self.comp, bufs, gains, mix, &mut self.dry_scratch);
+            gain_pass(&mut self.comp, alt, gains, mix, &mut self.dry_scratch);
+            info.comp_gr_db = info.comp_gr_db.max(self.comp.gain_reduction_db());
+        }
+
+        // EQ after the dynamics, then the crossfade of the two orders.
+        eq_pass(
+            eq_b,
+            eq_run,
+            alt,
+            &mut self.dry_scratch,
+            &self.eq_mix[..len],
+        );
+        for (b, a) in bufs.iter_mut().zip(alt.iter()) {
+            for ((x, &y), &w) in b.iter_mut().zip(a.iter()).zip(w) {
+                *x = mix_sample(*x, y, w);
+            }
+        }
     }
 
     /// Saturation with its bypass crossfade; a plain delay of the same latency when bypassed.
@@ -1262,6 +1649,159 @@ pub fn balance(p: f32) -> (f32, f32) {
         (1.0, c)
     } else {
         (1.0, 1.0)
+    }
+}
+
+/// `a + (b - a) w`, exactly `a` at `w = 0` and exactly `b` at `w = 1`.
+#[inline]
+fn mix_sample(a: f32, b: f32, w: f32) -> f32 {
+    if w == 0.0 {
+        a
+    } else if w == 1.0 {
+        b
+    } else {
+        a + (b - a) * w
+    }
+}
+
+/// `out = a + (b - a) w` per sample and channel (the two orders' signals, `w` the weight of the
+/// dynamics-first one).
+fn mix_orders(
+    a: &[&mut [f32]],
+    b: &[&mut [f32]],
+    w: &[f32],
+    out: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
+) {
+    for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
+        for (((o, &a), &b), &w) in o.iter_mut().zip(a.iter()).zip(b.iter()).zip(w) {
+            *o = mix_sample(a, b, w);
+        }
+    }
+}
+
+/// The gate key from the external sidechain `sc[r]` for `nch` channels into `key` (a mono key
+/// serves both channels; a stereo key on a mono track is its mid).
+fn external_key(
+    sc: &[&[f32]],
+    r: std::ops::Range<usize>,
+    nch: usize,
+    key: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
+) {
+    let len = r.len();
+    for (c, k) in key.iter_mut().enumerate().take(nch) {
+        let src = sc[c.min(sc.len() - 1)];
+        k[..len].copy_from_slice(&src[r.clone()]);
+    }
+    if sc.len() > nch {
+        for i in 0..len {
+            key[0][i] = 0.5 * (sc[0][r.start + i] + sc[1][r.start + i]);
+        }
+    }
+}
+
+/// Writes this piece of the gate key into the listen delay and, when `listening`, reads the
+/// key delayed by the latency into `out`. Not listening, only the last `latency` samples are
+/// kept (the history a listen starting at the next piece reads). After a piece without key
+/// the delay restarts from silence.
+fn delay_key<P: AsRef<[f32]>>(
+    delay: &mut Delay,
+    live: &mut bool,
+    listening: bool,
+    key: &[P],
+    out: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
+) {
+    if !*live {
+        delay.reset();
+        *live = true;
+    }
+    let len = key[0].as_ref().len();
+    for (c, k) in key.iter().enumerate() {
+        if listening {
+            delay.run(c, k.as_ref(), &mut out[c][..len]);
+        } else {
+            delay.write_tail(c, k.as_ref());
+        }
+    }
+    delay.advance(len);
+}
+
+/// "EQ to sidechain": the compressor's detector input into `key`, the EQ'd copy of `plain`
+/// (the compressor's input), crossfading from or to `plain` while `fade` moves. Returns false
+/// (nothing written) when the compressor hears `plain` itself.
+fn sidechain_eq<P: AsRef<[f32]>>(
+    eq_key: &mut IirEq,
+    fade: &mut LinearRamp,
+    plain: &[P],
+    key: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
+) -> bool {
+    if !fade.is_moving() && fade.value() == 0.0 {
+        return false;
+    }
+    if fade.value() == 0.0 {
+        // Coming in: start from clear state, not from the last time it ran.
+        eq_key.reset();
+    }
+    let nch = plain.len();
+    let len = plain[0].as_ref().len();
+    for (k, p) in key.iter_mut().zip(plain) {
+        k[..len].copy_from_slice(p.as_ref());
+    }
+    let [k0, k1] = key;
+    let mut keys: [&mut [f32]; MAX_CHANNELS] = [&mut k0[..len], &mut k1[..len]];
+    eq_key.process(&mut keys[..nch]);
+    if fade.is_moving() {
+        for i in 0..len {
+            let m = fade.next();
+            for (k, p) in keys.iter_mut().zip(plain) {
+                let x = p.as_ref()[i];
+                k[i] = x + (k[i] - x) * m;
+            }
+        }
+    }
+    true
+}
+
+/// An EQ instance as a section with its bypass crossfade (`mix` when `run` is [`Run::Mix`]).
+fn eq_pass(
+    eq: &mut IirEq,
+    run: Run,
+    bufs: &mut [&mut [f32]],
+    dry: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
+    mix: &[f32],
+) {
+    if run == Run::Skip {
+        return;
+    }
+    if run == Run::Mix {
+        for (d, b) in dry.iter_mut().zip(bufs.iter()) {
+            d[..b.len()].copy_from_slice(b);
+        }
+    }
+    eq.process(bufs);
+    if run == Run::Mix {
+        crossfade(bufs, dry, mix);
+    }
+}
+
+/// Applies a dynamics unit's `gain` to `bufs`, crossfaded with the dry signal by `mix` (when
+/// given).
+fn gain_pass(
+    unit: &mut Dynamics,
+    bufs: &mut [&mut [f32]],
+    gain: &[&mut [f32]],
+    mix: Option<&[f32]>,
+    dry: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
+) {
+    if mix.is_some() {
+        for (d, b) in dry.iter_mut().zip(bufs.iter()) {
+            d[..b.len()].copy_from_slice(b);
+        }
+    }
+    let [g0, g1] = [&gain[0][..], &gain[gain.len() - 1][..]];
+    let gains: [&[f32]; MAX_CHANNELS] = [g0, g1];
+    unit.apply_gain(bufs, &gains[..bufs.len()]);
+    if let Some(m) = mix {
+        crossfade(bufs, dry, m);
     }
 }
 
