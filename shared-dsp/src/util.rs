@@ -50,6 +50,17 @@ pub fn flush_denormal_f32(x: f32) -> f32 {
 /// Run this on plugin input before any DSP: NaN/inf must never reach state or output.
 #[inline]
 pub fn sanitize(buf: &mut [f32]) -> usize {
+    // NOTE: the common case (every sample normal or zero) is one read-only pass: an OR over
+    // the samples' "exponent all ones, or zero exponent with a mantissa" flags, which
+    // vectorises; only a block with something to replace is rewritten.
+    let flag = |x: &f32| {
+        let b = x.to_bits() & 0x7fff_ffff;
+        let e = b & 0x7f80_0000;
+        u32::from(e == 0x7f80_0000 || (e == 0 && b != 0))
+    };
+    if buf.iter().fold(0u32, |m, x| m | flag(x)) == 0 {
+        return 0;
+    }
     // NOTE: branch-free (a compare and a select per sample), so it vectorises; NaN fails both
     // comparisons.
     let mut bad = 0;
@@ -104,6 +115,29 @@ mod tests {
         let mut b = [1.0, f32::NAN, f32::INFINITY, -f32::INFINITY, 1e-40, -0.5];
         assert_eq!(sanitize(&mut b), 3);
         assert_eq!(b, [1.0, 0.0, 0.0, 0.0, 0.0, -0.5]);
+    }
+
+    #[test]
+    fn sanitize_flushes_a_lone_denormal_and_leaves_clean_blocks_alone() {
+        // One denormal among normal samples (no NaN or inf): still flushed, counted as 0.
+        let mut b = vec![0.5f32; 37];
+        b[29] = f32::from_bits(1);
+        b[3] = -0.25;
+        assert_eq!(sanitize(&mut b), 0);
+        assert_eq!(b[29].to_bits(), 0);
+        assert_eq!(b[3], -0.25);
+        // A clean block is unchanged bit for bit (negative zero included).
+        let clean: Vec<f32> = (0..41)
+            .map(|i| (i as f32 - 20.0) * 0.01)
+            .chain([-0.0])
+            .collect();
+        let mut c = clean.clone();
+        assert_eq!(sanitize(&mut c), 0);
+        assert!(
+            c.iter()
+                .zip(&clean)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
     }
 
     #[test]

@@ -27,7 +27,11 @@ impl MeterValue {
     /// Records a value (linear); keeps the maximum. Real-time safe.
     #[inline]
     pub fn raise(&self, value: f32) {
-        self.peak.fetch_max(value, Ordering::Relaxed);
+        // NOTE: a plain load first: the read-modify-write (a compare-and-swap loop) only runs
+        // when the value is a new maximum, which is rare between two reads by the editor.
+        if value > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(value, Ordering::Relaxed);
+        }
     }
 
     /// Returns the largest value since the last call, and resets it to zero.
