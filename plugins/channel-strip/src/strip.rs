@@ -1348,14 +1348,7 @@ impl Strip {
             return;
         }
         if s.comp_attack_mode == AttackMode::Auto {
-            let (mut pk, mut sq) = self.crest_acc;
-            for (b, acc) in bufs.iter().zip(sq.iter_mut()) {
-                for &x in b.iter() {
-                    pk = pk.max(x.abs());
-                    *acc += x * x / nch as f32;
-                }
-            }
-            self.crest_acc = (pk, sq);
+            accumulate_crest(&mut self.crest_acc, bufs.iter().map(|b| &b[..]), nch);
         }
         if comp_run == Run::Mix && self.fade_comp.ramp.value() == 0.0 {
             self.comp.reset();
@@ -1500,14 +1493,8 @@ impl Strip {
         } else {
             mix_orders(bufs, alt, w, &mut self.mix_key);
             if s.comp_attack_mode == AttackMode::Auto {
-                let (mut pk, mut sq) = self.crest_acc;
-                for (k, acc) in self.mix_key[..nch].iter().zip(sq.iter_mut()) {
-                    for &x in &k[..len] {
-                        pk = pk.max(x.abs());
-                        *acc += x * x / nch as f32;
-                    }
-                }
-                self.crest_acc = (pk, sq);
+                let keys = self.mix_key[..nch].iter().map(|k| &k[..len]);
+                accumulate_crest(&mut self.crest_acc, keys, nch);
             }
             if comp_run == Run::Mix && self.fade_comp.ramp.value() == 0.0 {
                 self.comp.reset();
@@ -1802,6 +1789,22 @@ fn gain_pass(
     unit.apply_gain(bufs, &gains[..bufs.len()]);
     if let Some(m) = mix {
         crossfade(bufs, dry, m);
+    }
+}
+
+/// Auto attack: adds the compressor input's channels (`nch` of them) to the sub-block's peak and
+/// per-channel sums of squares.
+fn accumulate_crest<'a>(
+    acc: &mut (f32, [f32; MAX_CHANNELS]),
+    channels: impl Iterator<Item = &'a [f32]>,
+    nch: usize,
+) {
+    let (pk, sq) = acc;
+    for (b, s) in channels.zip(sq.iter_mut()) {
+        for &x in b {
+            *pk = pk.max(x.abs());
+            *s += x * x / nch as f32;
+        }
     }
 }
 

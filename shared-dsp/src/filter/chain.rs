@@ -278,12 +278,9 @@ mod x86 {
     /// The CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn run_steady_skewed(c: &[Coef], st: &mut [State], buf: &mut [[f64; 2]]) {
-        let total = c.len();
-        let passes = total.div_ceil(2 * SKEW_PAIRS);
-        let mut j = 0;
-        for p in 0..passes {
-            let n = (total - j) / (passes - p);
-            let (c, st) = (&c[j..j + n], &mut st[j..j + n]);
+        for r in super::balanced_passes(c.len(), 2 * SKEW_PAIRS) {
+            let n = r.len();
+            let (c, st) = (&c[r.clone()], &mut st[r]);
             // SAFETY: the CPU has AVX2 and FMA (caller's contract).
             unsafe {
                 match n {
@@ -296,7 +293,6 @@ mod x86 {
                     _ => skewed::<SKEW_PAIRS, false>(c, st, buf),
                 }
             }
-            j += n;
         }
     }
 
@@ -497,12 +493,9 @@ mod x86 {
     /// The CPU must support AVX-512 F/VL/DQ, AVX2 and FMA.
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
     pub(super) unsafe fn run_steady_skewed512(c: &[Coef], st: &mut [State], buf: &mut [[f64; 2]]) {
-        let total = c.len();
-        let passes = total.div_ceil(4 * SKEW512_VECTORS);
-        let mut j = 0;
-        for p in 0..passes {
-            let n = (total - j) / (passes - p);
-            let (c, st) = (&c[j..j + n], &mut st[j..j + n]);
+        for r in super::balanced_passes(c.len(), 4 * SKEW512_VECTORS) {
+            let n = r.len();
+            let (c, st) = (&c[r.clone()], &mut st[r]);
             // SAFETY: the CPU has the features (caller's contract).
             unsafe {
                 match n {
@@ -512,7 +505,6 @@ mod x86 {
                     _ => skewed512::<SKEW512_VECTORS>(c, st, buf),
                 }
             }
-            j += n;
         }
     }
 
@@ -711,6 +703,18 @@ unsafe fn pass<const N: usize, A: Lanes>(c: &[Coef], st: &mut [State], buf: &mut
     }
 }
 
+/// The index ranges of `total` sections split into the fewest passes of at most `max`, their
+/// sizes differing by at most one (9 sections in passes of 6 run as 5 + 4, not 6 + 3).
+fn balanced_passes(total: usize, max: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let passes = total.div_ceil(max);
+    let mut start = 0;
+    (0..passes).map(move |p| {
+        let n = (total - start) / (passes - p);
+        start += n;
+        start - n..start
+    })
+}
+
 /// Steady-state kernel: all sections `c` (state `st`) over `buf`, in balanced passes of at
 /// most [`PASS_SECTIONS`].
 ///
@@ -718,13 +722,9 @@ unsafe fn pass<const N: usize, A: Lanes>(c: &[Coef], st: &mut [State], buf: &mut
 /// As [`Lanes`].
 #[inline(always)]
 unsafe fn run_steady<A: Lanes>(c: &[Coef], st: &mut [State], buf: &mut [[f64; 2]]) {
-    let total = c.len();
-    let passes = total.div_ceil(PASS_SECTIONS);
-    let mut j = 0;
-    for p in 0..passes {
-        // Sizes differ by at most one: 9 sections run as 5 + 4, not 6 + 3.
-        let n = (total - j) / (passes - p);
-        let (c, st) = (&c[j..j + n], &mut st[j..j + n]);
+    for r in balanced_passes(c.len(), PASS_SECTIONS) {
+        let n = r.len();
+        let (c, st) = (&c[r.clone()], &mut st[r]);
         // SAFETY: forwarded to the caller.
         unsafe {
             match n {
@@ -738,7 +738,6 @@ unsafe fn run_steady<A: Lanes>(c: &[Coef], st: &mut [State], buf: &mut [[f64; 2]
                 _ => pass::<PASS_SECTIONS, A>(c, st, buf),
             }
         }
-        j += n;
     }
 }
 

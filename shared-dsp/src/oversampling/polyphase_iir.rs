@@ -630,6 +630,45 @@ mod wide {
         }
     }
 
+    /// Runs one block of `len` samples through the pipeline: `input(n)` gives sample `n < len`,
+    /// and `emit(s, t)` receives the last section's output for time `t`, from iteration `LAG`
+    /// on (fill, every section busy, drain).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F/VL, AVX2 and FMA.
+    #[inline(always)]
+    unsafe fn drive(
+        net: &mut Net,
+        len: usize,
+        mut input: impl FnMut(usize) -> __m128,
+        mut emit: impl FnMut(__m128, usize),
+    ) {
+        // SAFETY: register arithmetic (caller's contract).
+        unsafe {
+            let full_from = LAG.min(len);
+            let mut n = 0;
+            while n < full_from {
+                let s = net.wave::<true>(input(n), n, len);
+                if n >= LAG {
+                    emit(s, n - LAG);
+                }
+                n += 1;
+            }
+            while n < len {
+                let s = net.wave::<false>(input(n), n, len);
+                emit(s, n - LAG);
+                n += 1;
+            }
+            while n < len + LAG {
+                let s = net.wave::<true>(_mm_setzero_ps(), n, len);
+                if n >= LAG {
+                    emit(s, n - LAG);
+                }
+                n += 1;
+            }
+        }
+    }
+
     /// Upsampling kernel (see [`super::up_generic`]).
     ///
     /// # Safety
@@ -646,42 +685,18 @@ mod wide {
         let len = a.len();
         assert!(b.len() >= len && oa.len() >= 2 * len && ob.len() >= 2 * len);
         // SAFETY: every access is inside the lengths checked above: inputs at `n < len`,
-        // outputs at `n - LAG < len`.
+        // outputs at times `t < len`.
         unsafe {
             let mut net = Net::load(coefs, st);
             let (qa, qb) = (oa.as_mut_ptr(), ob.as_mut_ptr());
-            let input = |n: usize| {
-                if n < len {
-                    super::sse::finite(_mm_setr_ps(a[n], b[n], a[n], b[n]))
-                } else {
-                    _mm_setzero_ps()
-                }
+            let input = |n: usize| super::sse::finite(_mm_setr_ps(a[n], b[n], a[n], b[n]));
+            let emit = |s: __m128, t: usize| {
+                // [p0 a, p0 b, p1 a, p1 b] -> a: [p0 a, p1 a], b: [p0 b, p1 b].
+                let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(s, s));
+                _mm_store_sd(qa.add(2 * t) as *mut f64, o);
+                _mm_storeh_pd(qb.add(2 * t) as *mut f64, o);
             };
-            let emit = |s: __m128, n: usize| {
-                if n >= LAG {
-                    // [p0 a, p0 b, p1 a, p1 b] -> a: [p0 a, p1 a], b: [p0 b, p1 b].
-                    let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(s, s));
-                    _mm_store_sd(qa.add(2 * (n - LAG)) as *mut f64, o);
-                    _mm_storeh_pd(qb.add(2 * (n - LAG)) as *mut f64, o);
-                }
-            };
-            let full_from = LAG.min(len);
-            let mut n = 0;
-            while n < full_from {
-                let s = net.wave::<true>(input(n), n, len);
-                emit(s, n);
-                n += 1;
-            }
-            while n < len {
-                let s = net.wave::<false>(input(n), n, len);
-                emit(s, n);
-                n += 1;
-            }
-            while n < len + LAG {
-                let s = net.wave::<true>(_mm_setzero_ps(), n, len);
-                emit(s, n);
-                n += 1;
-            }
+            drive(&mut net, len, input, emit);
             net.store(st);
         }
         st.guard();
@@ -703,45 +718,23 @@ mod wide {
         let len = a.len();
         assert!(b.len() >= len && ia.len() >= 2 * len && ib.len() >= 2 * len);
         // SAFETY: every access is inside the lengths checked above: inputs at `2n + 1 < 2 len`,
-        // outputs at `n - LAG < len`.
+        // outputs at times `t < len`.
         unsafe {
             let mut net = Net::load(coefs, st);
             let (pa, pb) = (ia.as_ptr(), ib.as_ptr());
             let half = _mm_set1_ps(0.5);
             let input = |n: usize| {
-                if n < len {
-                    let la = _mm_castpd_ps(_mm_load_sd(pa.add(2 * n) as *const f64));
-                    let lb = _mm_castpd_ps(_mm_load_sd(pb.add(2 * n) as *const f64));
-                    // [ia 2n, ib 2n, ia 2n+1, ib 2n+1]
-                    super::sse::finite(_mm_unpacklo_ps(la, lb))
-                } else {
-                    _mm_setzero_ps()
-                }
+                let la = _mm_castpd_ps(_mm_load_sd(pa.add(2 * n) as *const f64));
+                let lb = _mm_castpd_ps(_mm_load_sd(pb.add(2 * n) as *const f64));
+                // [ia 2n, ib 2n, ia 2n+1, ib 2n+1]
+                super::sse::finite(_mm_unpacklo_ps(la, lb))
             };
-            let mut emit = |s: __m128, n: usize| {
-                if n >= LAG {
-                    let r = _mm_mul_ps(_mm_add_ps(s, _mm_movehl_ps(s, s)), half);
-                    a[n - LAG] = _mm_cvtss_f32(r);
-                    b[n - LAG] = _mm_cvtss_f32(_mm_shuffle_ps::<0b01_01_01_01>(r, r));
-                }
+            let emit = |s: __m128, t: usize| {
+                let r = _mm_mul_ps(_mm_add_ps(s, _mm_movehl_ps(s, s)), half);
+                a[t] = _mm_cvtss_f32(r);
+                b[t] = _mm_cvtss_f32(_mm_shuffle_ps::<0b01_01_01_01>(r, r));
             };
-            let full_from = LAG.min(len);
-            let mut n = 0;
-            while n < full_from {
-                let s = net.wave::<true>(input(n), n, len);
-                emit(s, n);
-                n += 1;
-            }
-            while n < len {
-                let s = net.wave::<false>(input(n), n, len);
-                emit(s, n);
-                n += 1;
-            }
-            while n < len + LAG {
-                let s = net.wave::<true>(_mm_setzero_ps(), n, len);
-                emit(s, n);
-                n += 1;
-            }
+            drive(&mut net, len, input, emit);
             net.store(st);
         }
         st.guard();
