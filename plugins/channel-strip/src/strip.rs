@@ -1285,33 +1285,22 @@ impl Strip {
                     }
                 }
             }
-            if s.gate_key_filter {
-                let [k0, k1] = &mut self.key_buf;
-                let mut keys: [&mut [f32]; MAX_CHANNELS] = [&mut k0[..len], &mut k1[..len]];
-                self.key_filter.process(&mut keys[..nch]);
-            }
+            filter_and_delay_key(
+                s.gate_key_filter.then_some(&mut self.key_filter),
+                &mut self.key_buf,
+                (nch, len),
+                (&mut self.key_delay, &mut self.key_live, listening),
+                &mut self.listen_buf,
+            );
             key_len = nch;
-        }
-        if need_key {
-            if key_len > 0 {
-                let [k0, k1] = &self.key_buf;
-                let keys: [&[f32]; MAX_CHANNELS] = [&k0[..len], &k1[..len]];
-                delay_key(
-                    &mut self.key_delay,
-                    &mut self.key_live,
-                    listening,
-                    &keys[..nch],
-                    &mut self.listen_buf,
-                );
-            } else {
-                delay_key(
-                    &mut self.key_delay,
-                    &mut self.key_live,
-                    listening,
-                    bufs,
-                    &mut self.listen_buf,
-                );
-            }
+        } else if need_key {
+            delay_key(
+                &mut self.key_delay,
+                &mut self.key_live,
+                listening,
+                bufs,
+                &mut self.listen_buf,
+            );
         } else {
             self.key_live = false;
         }
@@ -1447,18 +1436,11 @@ impl Strip {
                 Some(sc) => external_key(sc, r.clone(), nch, &mut self.key_buf),
                 None => mix_orders(bufs, alt, w, &mut self.key_buf),
             }
-            if s.gate_key_filter {
-                let [k0, k1] = &mut self.key_buf;
-                let mut keys: [&mut [f32]; MAX_CHANNELS] = [&mut k0[..len], &mut k1[..len]];
-                self.key_filter.process(&mut keys[..nch]);
-            }
-            let [k0, k1] = &self.key_buf;
-            let keys: [&[f32]; MAX_CHANNELS] = [&k0[..len], &k1[..len]];
-            delay_key(
-                &mut self.key_delay,
-                &mut self.key_live,
-                listening,
-                &keys[..nch],
+            filter_and_delay_key(
+                s.gate_key_filter.then_some(&mut self.key_filter),
+                &mut self.key_buf,
+                (nch, len),
+                (&mut self.key_delay, &mut self.key_live, listening),
                 &mut self.listen_buf,
             );
         } else {
@@ -1790,6 +1772,24 @@ fn gain_pass(
     if let Some(m) = mix {
         crossfade(bufs, dry, m);
     }
+}
+
+/// The gate key in `key` (`nch` channels, `len` samples) through the key filter (if given),
+/// then into the listen delay (see [`delay_key`]).
+fn filter_and_delay_key(
+    filter: Option<&mut IirEq>,
+    key: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
+    (nch, len): (usize, usize),
+    (delay, live, listening): (&mut Delay, &mut bool, bool),
+    listen_buf: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
+) {
+    let [k0, k1] = key;
+    if let Some(f) = filter {
+        let mut keys: [&mut [f32]; MAX_CHANNELS] = [&mut k0[..len], &mut k1[..len]];
+        f.process(&mut keys[..nch]);
+    }
+    let keys: [&[f32]; MAX_CHANNELS] = [&k0[..len], &k1[..len]];
+    delay_key(delay, live, listening, &keys[..nch], listen_buf);
 }
 
 /// Auto attack: adds the compressor input's channels (`nch` of them) to the sub-block's peak and
