@@ -379,6 +379,12 @@ pub fn auto_attack_ms(crest_db: f32) -> f32 {
     a.clamp(AUTO_ATTACK_MS.0, AUTO_ATTACK_MS.1)
 }
 
+/// Per-sub-block decay of the auto attack's envelopes: ~50 ms release of the peak envelope and
+/// ~50 ms averaging of the mean square, per sub-block of 64 samples (1.3 ms at 48 kHz).
+fn crest_decay(fs: f32) -> f32 {
+    (-(SUB_BLOCK as f32) / (0.05 * fs)).exp()
+}
+
 /// What a block did, for the meters.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BlockInfo {
@@ -611,6 +617,8 @@ pub struct Strip {
     /// Auto attack: peak and, per channel, the sum of squares of the current sub-block so far
     /// (per channel so the summation order does not depend on the host's block split).
     crest_acc: (f32, [f32; MAX_CHANNELS]),
+    /// Auto attack: the envelopes' per-sub-block decay ([`crest_decay`] at the sample rate).
+    crest_k: f32,
     /// Scratch: the dry copy of a section while crossfading.
     dry_scratch: [[f32; SUB_BLOCK]; MAX_CHANNELS],
     /// Scratch: gate key / listen signal.
@@ -682,6 +690,7 @@ impl Strip {
             listen: LinearRamp::new(0.0, FADE_MS),
             crest_env: (0.0, 0.0),
             crest_acc: (0.0, [0.0; MAX_CHANNELS]),
+            crest_k: crest_decay(48_000.0),
             dry_scratch: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             key_buf: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             comp_key: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
@@ -723,6 +732,7 @@ impl Strip {
     /// Sets the sample rate and clears all state (no allocation).
     pub fn set_sample_rate(&mut self, fs: f32) {
         self.fs = fs;
+        self.crest_k = crest_decay(fs);
         for r in [
             &mut self.trim_db,
             &mut self.comp_mix,
@@ -1009,9 +1019,7 @@ impl Strip {
     fn end_sub_block(&mut self) {
         let (pk, sq) = self.crest_acc;
         let ms = (sq[0] + sq[1]) / SUB_BLOCK as f32;
-        // ~50 ms release of the peak envelope and ~50 ms averaging of the mean square, per
-        // sub-block of 64 samples (1.3 ms at 48 kHz).
-        let k = (-(SUB_BLOCK as f32) / (0.05 * self.fs)).exp();
+        let k = self.crest_k;
         let (ep, em) = self.crest_env;
         let ep = pk.max(ep * k);
         let em = ms + (em - ms) * k;

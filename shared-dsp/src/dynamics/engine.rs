@@ -282,6 +282,10 @@ pub struct Dynamics {
     /// Every gain written by the last [`Self::compute_impl`] call is exactly 1 (a settled,
     /// open gate or expander): [`Self::process`] then skips the multiply.
     unity: bool,
+    /// Linear detector level from which an expander's attenuation is exactly 0, when the upper
+    /// section is constant too (the strip's gate instance): a chunk at or above it everywhere
+    /// needs neither the dB conversion nor the curve. Infinite otherwise. Set by `update`.
+    open_level: f32,
     /// The CPU runs the AVX2 + FMA instance of the per-sample loops ([`crate::simd`]).
     fma: bool,
     /// The CPU runs the AVX-512 instance ([`crate::simd::avx512`]).
@@ -337,6 +341,7 @@ impl Dynamics {
             auto_makeup_ref_db: 0.0,
             computer: GainComputer::new(compression, Lower::Off),
             co: Coeffs::default(),
+            open_level: f32::INFINITY,
             hpf_coeffs: None,
             det: vec![det; nch],
             bal: vec![BallisticsState::default(); nch],
@@ -559,6 +564,33 @@ impl Dynamics {
             }
         }
         self.makeup.set_target(co.makeup_db);
+        self.open_level = self.expander_open_level();
+    }
+
+    /// Detector level to dB: `dB = scale log2(level) + offset`.
+    fn db_scale_offset(&self) -> (f32, f32) {
+        match self.detector {
+            // 10 log10(2 ms) = 3.0103 (log2(ms) + 1).
+            DetectorMode::Rms => (0.5 * DB_PER_LOG2, 0.5 * DB_PER_LOG2),
+            DetectorMode::Peak => (DB_PER_LOG2, 0.0),
+        }
+    }
+
+    /// See [`Self::open_level`]: the level is at least 0.01 dB above threshold + half knee, far
+    /// beyond the error of the polynomial log2.
+    fn expander_open_level(&self) -> f32 {
+        let gc = self.computer;
+        let upper_const = gc.u_slope == 0.0 && gc.u_thr.is_finite();
+        match self.lower {
+            Lower::Expander { .. } if upper_const => {
+                let (scale, offset) = self.db_scale_offset();
+                let db = gc.l_thr as f64 + gc.l_hw as f64 + 0.01;
+                let v = ((db - offset as f64) / scale as f64).exp2() as f32;
+                // NaN thresholds never take the shortcut.
+                if v.is_nan() { f32::INFINITY } else { v }
+            }
+            _ => f32::INFINITY,
+        }
     }
 
     /// Computes the linear gain for every sample of `input` into `gain` (one slice per input
@@ -701,26 +733,10 @@ impl Dynamics {
         self.last_paths = paths;
         let co = self.co;
         self.unity = true;
-        // Linear detector level from which an expander's attenuation is exactly 0 (the level
-        // is then at least 0.01 dB above threshold + half knee, far beyond the error of the
-        // polynomial log2), for an upper section that is constant too (the strip's gate
-        // instance): such a chunk needs neither the dB conversion nor the curve.
-        let (scale, offset) = match self.detector {
-            // 10 log10(2 ms) = 3.0103 (log2(ms) + 1).
-            DetectorMode::Rms => (0.5 * DB_PER_LOG2, 0.5 * DB_PER_LOG2),
-            DetectorMode::Peak => (DB_PER_LOG2, 0.0),
-        };
+        let (scale, offset) = self.db_scale_offset();
         let gc = self.computer;
         let upper_const = gc.u_slope == 0.0 && gc.u_thr.is_finite();
-        let open_level = match self.lower {
-            Lower::Expander { .. } if upper_const => {
-                let db = gc.l_thr as f64 + gc.l_hw as f64 + 0.01;
-                let v = ((db - offset as f64) / scale as f64).exp2() as f32;
-                // NaN thresholds never take the shortcut.
-                if v.is_nan() { f32::INFINITY } else { v }
-            }
-            _ => f32::INFINITY,
-        };
+        let open_level = self.open_level;
         let mut pos = range.start;
         while pos < range.end {
             let m = CHUNK.min(range.end - pos);
@@ -843,7 +859,7 @@ impl Dynamics {
             {
                 // Linked peak detection with aligned half windows (the usual case): writes the
                 // linked level straight into lvl_buf[0] (step 3 is then the identity).
-                linked_peak(
+                linked_peak::<FMA>(
                     &mut self.det[..n_det],
                     &self.x_buf[..n_det],
                     &mut self.lvl_buf[0][..m],
@@ -1182,8 +1198,15 @@ fn abs_max(init: f32, x: &[f32]) -> f32 {
 /// shift-and-max steps (a log-step prefix maximum, which vectorises) and one max with the
 /// carried level, instead of seven dependent scalar maxima. Inlined, so that it is compiled
 /// with the caller's (AVX2 or AVX-512) features.
+/// `AVX2`: the caller is compiled with AVX2 (the running maximum then uses lane permutes, which
+/// the compiler does not find by itself; the result is the same bit for bit).
 #[inline(always)]
-fn linked_peak(det: &mut [DetectorState], x: &[[f32; CHUNK]], out: &mut [f32], half: u32) {
+fn linked_peak<const AVX2: bool>(
+    det: &mut [DetectorState],
+    x: &[[f32; CHUNK]],
+    out: &mut [f32],
+    half: u32,
+) {
     let m = out.len();
     let mut left = det[0].peak_left;
     let mut i = 0;
@@ -1219,6 +1242,13 @@ fn linked_peak(det: &mut [DetectorState], x: &[[f32; CHUNK]], out: &mut [f32], h
         // value is >= 0), then the carried level.
         let mut it = o.chunks_exact_mut(8);
         for c in &mut it {
+            #[cfg(target_arch = "x86_64")]
+            if AVX2 {
+                // SAFETY: `AVX2` is only true in the instances compiled for AVX2 (the caller's
+                // contract); `c` holds 8 values.
+                level = unsafe { x86_running_max8(c, level) };
+                continue;
+            }
             let mut v = [0.0f32; 8];
             v.copy_from_slice(c);
             for shift in [1, 2, 4] {
@@ -1242,6 +1272,45 @@ fn linked_peak(det: &mut [DetectorState], x: &[[f32; CHUNK]], out: &mut [f32], h
     }
     for st in det.iter_mut() {
         st.peak_left = left;
+    }
+}
+
+/// The running maximum of [`linked_peak`] over 8 values `c` (all >= 0) in place, starting from
+/// `level`; returns the new level (`c[7]`). A log-step prefix maximum with lane permutes: a lane
+/// takes the maximum with the lane `shift` below it, or with lane 0 where there is none (as
+/// every partial result is a prefix maximum, lane 0 is no larger, so this equals shifting in 0).
+/// Each `max` is `a > b ? a : b`, as [`fmax`].
+///
+/// # Safety
+/// The CPU must support AVX2, and `c` must hold 8 values.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn x86_running_max8(c: &mut [f32], level: f32) -> f32 {
+    use std::arch::x86_64::{
+        _mm_cvtss_f32, _mm256_castps256_ps128, _mm256_loadu_ps, _mm256_max_ps,
+        _mm256_permutevar8x32_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32,
+        _mm256_storeu_ps,
+    };
+    debug_assert_eq!(c.len(), 8);
+    // SAFETY: AVX2 (caller's contract); 8 values at `c`.
+    unsafe {
+        let mut v = _mm256_loadu_ps(c.as_ptr());
+        v = _mm256_max_ps(
+            v,
+            _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)),
+        );
+        v = _mm256_max_ps(
+            v,
+            _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 1, 2, 3, 4, 5)),
+        );
+        v = _mm256_max_ps(
+            v,
+            _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 0, 0, 1, 2, 3)),
+        );
+        let out = _mm256_max_ps(_mm256_set1_ps(level), v);
+        _mm256_storeu_ps(c.as_mut_ptr(), out);
+        let last = _mm256_permutevar8x32_ps(out, _mm256_set1_epi32(7));
+        _mm_cvtss_f32(_mm256_castps256_ps128(last))
     }
 }
 
@@ -1608,8 +1677,40 @@ mod tests {
         }
     }
 
+    /// [`linked_peak`]'s AVX2 instance, compiled as in the engine's AVX2 and AVX-512 instances.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn linked_peak_avx2(
+        det: &mut [DetectorState],
+        x: &[[f32; CHUNK]],
+        out: &mut [f32],
+        half: u32,
+    ) {
+        linked_peak::<true>(det, x, out, half);
+    }
+
+    /// An instance of [`linked_peak`].
+    type LinkedPeak = fn(&mut [DetectorState], &[[f32; CHUNK]], &mut [f32], u32);
+
+    /// The instances of [`linked_peak`] this CPU can run.
+    fn linked_peak_instances() -> Vec<LinkedPeak> {
+        let mut v: Vec<LinkedPeak> = vec![linked_peak::<false>];
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA.
+            v.push(|d, x, o, h| unsafe { linked_peak_avx2(d, x, o, h) });
+        }
+        v
+    }
+
     #[test]
     fn linked_peak_equals_per_channel_detectors_and_link_bit_for_bit() {
+        for linked_peak in linked_peak_instances() {
+            linked_peak_matches_reference(linked_peak);
+        }
+    }
+
+    fn linked_peak_matches_reference(linked_peak: LinkedPeak) {
         let mut rng = Rng::new(11);
         for channels in 1..=3 {
             for half in [1u32, 3, 7, 8, 48, 120, 500] {

@@ -111,6 +111,23 @@ struct State {
     s2: [f64; 2],
 }
 
+impl State {
+    /// Denormal-range values flushed to 0, and a lane whose state is not finite cleared (stable
+    /// sections cannot produce non-finite state from finite input, but the guard costs nothing
+    /// per block and keeps a broken state from persisting). Branch-free.
+    #[inline(always)]
+    fn sanitized(self) -> Self {
+        let mut out = Self::default();
+        for l in 0..2 {
+            let (s1, s2) = (flush_denormal(self.s1[l]), flush_denormal(self.s2[l]));
+            let ok = s1.is_finite() && s2.is_finite();
+            out.s1[l] = if ok { s1 } else { 0.0 };
+            out.s2[l] = if ok { s2 } else { 0.0 };
+        }
+        out
+    }
+}
+
 /// Two-lane `f64` arithmetic for the kernels: a DF2T step of one section.
 ///
 /// # Safety
@@ -1323,25 +1340,22 @@ impl IirEq {
             let ramp = ramping.then_some(&groups[..]);
             run(*fma, *avx512, ramp, c, st, buf);
             // Scatter the state back (a dummy lane's state is not stored).
-            let lanes = pair.len();
+            // NOTE: denormals are flushed once per chunk, not per sample (that would put a
+            // compare into the recursion's critical path). The threshold (1e-30) is ~280 orders
+            // of magnitude above the f64 denormal range, so a decaying state cannot reach it
+            // within one chunk unless a pole radius is below ~0.5 *and* the chunk is longer than
+            // ~900 samples; even then it only costs time until the chunk ends.
+            for w in &mut work[..total] {
+                *w = w.sanitized();
+            }
             let mut j = 0;
             for slot in head.iter_mut().chain(tail.iter_mut()) {
-                for (dst, src) in slot.state[p].iter_mut().zip(&work[j..j + slot.active]) {
-                    for l in 0..lanes {
-                        // NOTE: denormals are flushed once per chunk, not per sample (that
-                        // would put a compare into the recursion's critical path). The
-                        // threshold (1e-30) is ~280 orders of magnitude above the f64
-                        // denormal range, so a decaying state cannot reach it within one
-                        // chunk unless a pole radius is below ~0.5 *and* the chunk is longer
-                        // than ~900 samples; even then it only costs time until the chunk
-                        // ends.
-                        let (s1, s2) = (flush_denormal(src.s1[l]), flush_denormal(src.s2[l]));
-                        // NOTE: stable sections cannot produce non-finite state from finite
-                        // input, but a guard costs nothing per block and keeps a broken state
-                        // from persisting.
-                        let ok = s1.is_finite() && s2.is_finite();
-                        dst.s1[l] = if ok { s1 } else { 0.0 };
-                        dst.s2[l] = if ok { s2 } else { 0.0 };
+                let (dst, src) = (&mut slot.state[p][..slot.active], &work[j..j + slot.active]);
+                if pair.len() == 2 {
+                    dst.copy_from_slice(src);
+                } else {
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        (d.s1[0], d.s2[0]) = (s.s1[0], s.s2[0]);
                     }
                 }
                 j += slot.active;
