@@ -20,6 +20,7 @@ use super::curve::Band;
 use super::design::{DigitalBand, IDENTITY, MAX_DIGITAL_SECTIONS as MAX_SECTIONS};
 use crate::util::flush_denormal;
 use biquad::Coefficients;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Default length of the coefficient ramp after a parameter change, ms.
 pub const DEFAULT_SMOOTHING_MS: f64 = 10.0;
@@ -525,14 +526,13 @@ mod x86 {
         }
     }
 
-    /// Lane mask (two lanes per section) of the sections of vector `p` with an index in
-    /// `lo..=hi`.
+    /// Lane mask over all vectors (lanes `8p..8p + 8` are vector `p`'s; two lanes per section)
+    /// of the sections with an index in `lo..=hi`.
     #[inline(always)]
-    fn busy_lanes(p: usize, lo: usize, hi: usize) -> u8 {
-        let first = lo.saturating_sub(4 * p).min(4);
-        let end = (hi + 1).saturating_sub(4 * p).min(4);
-        let ones = |k: usize| ((1u16 << (2 * k)) - 1) as u8;
-        ones(end) & !ones(first)
+    fn busy_lanes(lo: usize, hi: usize) -> u32 {
+        const _: () = assert!(8 * SKEW512_VECTORS <= 32);
+        let ones = |k: usize| ((1u64 << (2 * k)) - 1) as u32;
+        ones(hi + 1) & !ones(lo)
     }
 
     /// Runs `c.len()` sections (more than `4 (P - 1)`, at most `4 P`) over `buf` as a skewed
@@ -583,8 +583,8 @@ mod x86 {
             let (last_v, last_j) = (lag / 4, lag % 4);
             let ptr = buf.as_mut_ptr() as *mut f64;
 
-            /// One iteration; `MASKED`: only sections `lo..=hi` (those with a sample in
-            /// `0..len`) update their state.
+            /// One iteration; `MASKED`: only the sections in `busy` ([`busy_lanes`] of those
+            /// with a sample in `0..len`) update their state.
             #[inline(always)]
             unsafe fn iteration<const P: usize, const MASKED: bool>(
                 k: &[[__m512d; 5]; P],
@@ -592,8 +592,7 @@ mod x86 {
                 s2: &mut [__m512d; P],
                 y: &mut [__m512d; P],
                 input: __m512d,
-                lo: usize,
-                hi: usize,
+                busy: u32,
             ) {
                 // SAFETY: register arithmetic (AVX-512: caller's contract).
                 unsafe {
@@ -610,7 +609,7 @@ mod x86 {
                         let n1 = _mm512_fmadd_pd(na1, out, _mm512_fmadd_pd(b1, x, s2[p]));
                         let n2 = _mm512_fmadd_pd(na2, out, _mm512_mul_pd(b2, x));
                         if MASKED {
-                            let m = busy_lanes(p, lo, hi);
+                            let m = (busy >> (8 * p)) as u8;
                             s1[p] = _mm512_mask_blend_pd(m, s1[p], n1);
                             s2[p] = _mm512_mask_blend_pd(m, s2[p], n2);
                         } else {
@@ -648,21 +647,21 @@ mod x86 {
             // Fill (and, for chunks shorter than the pipeline, everything).
             while n < full_from {
                 let (lo, hi) = ((n + 1).saturating_sub(len), n.min(lag));
-                iteration::<P, true>(&k, &mut s1, &mut s2, &mut y, load(n), lo, hi);
+                iteration::<P, true>(&k, &mut s1, &mut s2, &mut y, load(n), busy_lanes(lo, hi));
                 store(&y, n);
                 n += 1;
             }
             // Every section busy.
             while n < len {
                 let input = _mm512_broadcast_f64x2(_mm_loadu_pd(ptr.add(2 * n)));
-                iteration::<P, false>(&k, &mut s1, &mut s2, &mut y, input, 0, lag);
+                iteration::<P, false>(&k, &mut s1, &mut s2, &mut y, input, 0);
                 store(&y, n);
                 n += 1;
             }
             // Drain.
             while n < end {
                 let (lo, hi) = ((n + 1).saturating_sub(len), n.min(lag));
-                iteration::<P, true>(&k, &mut s1, &mut s2, &mut y, load(n), lo, hi);
+                iteration::<P, true>(&k, &mut s1, &mut s2, &mut y, load(n), busy_lanes(lo, hi));
                 store(&y, n);
                 n += 1;
             }
@@ -1007,6 +1006,12 @@ pub struct IirEq {
     scratch: Vec<[f64; 2]>,
     /// Coefficients of all active sections of all bands, in processing order (one chunk).
     coefs: Vec<Coef>,
+    /// Identifies the coefficients in use: a new value from [`new_stamp`] whenever any band's
+    /// coefficients or section count may have changed (unique across instances).
+    stamp: u64,
+    /// `(stamp, following EQ's stamp or 0)` of the coefficients `coefs` holds, if they are
+    /// still those (`None` after a ramp, which rewrites them while running).
+    gathered: Option<(u64, u64)>,
     /// State of all active sections for the channel pair being processed.
     work: Vec<State>,
     /// The CPU runs the AVX2 + FMA kernels (detected once, in `new`).
@@ -1048,6 +1053,8 @@ impl IirEq {
             slots: vec![slot; max_bands],
             scratch: vec![[0.0; 2]; max_block],
             coefs: vec![Coef::IDENTITY; max_bands * MAX_SECTIONS],
+            stamp: new_stamp(),
+            gathered: None,
             work: vec![State::default(); max_bands * MAX_SECTIONS],
             fma: crate::simd::avx2_fma(),
             avx512: crate::simd::avx512(),
@@ -1073,6 +1080,7 @@ impl IirEq {
             slot.holdoff = 0;
             Self::jump(slot);
         }
+        self.stamp = new_stamp();
     }
 
     /// Sets the coefficient smoothing time (0 = changes apply at the next block, unsmoothed).
@@ -1092,6 +1100,7 @@ impl IirEq {
             Self::jump(slot);
             slot.clear_state(0, MAX_SECTIONS);
         }
+        self.stamp = new_stamp();
     }
 
     /// Records band `i`; it takes effect (smoothly) from the next `process` call.
@@ -1175,6 +1184,7 @@ impl IirEq {
                 }
                 slot.ramp_left = self.ramp_len;
                 slot.ramp_pos = 0;
+                self.stamp = new_stamp();
             }
         }
     }
@@ -1195,6 +1205,7 @@ impl IirEq {
         if self.coefs.len() < sections {
             self.coefs.resize(sections, Coef::IDENTITY);
             self.work.resize(sections, State::default());
+            self.gathered = None;
         }
     }
 
@@ -1241,13 +1252,9 @@ impl IirEq {
             let len = self.max_block.min(n - start);
             self.run_chunk(next.as_deref_mut(), channels, start, len);
             // Advance the shared ramps once all channels have used them.
-            for slot in &mut self.slots {
-                Self::advance(slot, len);
-            }
+            self.advance_ramps(len);
             if let Some(t) = next.as_deref_mut() {
-                for slot in &mut t.slots {
-                    Self::advance(slot, len);
-                }
+                t.advance_ramps(len);
             }
             start += len;
         }
@@ -1274,26 +1281,42 @@ impl IirEq {
             slots: head,
             scratch,
             coefs,
+            stamp,
+            gathered,
             work,
             fma,
             avx512,
             non_finite,
             ..
         } = self;
-        let tail: &mut [Slot] = match next {
-            Some(t) => &mut t.slots,
-            None => &mut [],
+        let (tail, tail_stamp): (&mut [Slot], u64) = match next {
+            Some(t) => (&mut t.slots, t.stamp),
+            None => (&mut [], 0),
         };
-        // Gather the coefficients in use of every active section, in processing order.
         let mut total = 0;
         let mut ramping = false;
-        for slot in head.iter().chain(tail.iter()) {
-            for (c, cur) in coefs[total..].iter_mut().zip(&slot.cur[..slot.active]) {
-                *c = Coef::new(cur);
+        for group in [&*head, &*tail] {
+            for slot in group {
+                total += slot.active;
+                ramping |= slot.ramp_left > 0 && slot.active > 0;
             }
-            total += slot.active;
-            ramping |= slot.ramp_left > 0 && slot.active > 0;
         }
+        // Gather the coefficients in use of every active section, in processing order, unless
+        // `coefs` still holds them.
+        let key = (*stamp, tail_stamp);
+        if ramping || *gathered != Some(key) {
+            let mut j = 0;
+            for group in [&*head, &*tail] {
+                for slot in group {
+                    for (c, cur) in coefs[j..].iter_mut().zip(&slot.cur[..slot.active]) {
+                        *c = Coef::new(cur);
+                    }
+                    j += slot.active;
+                }
+            }
+        }
+        // NOTE: a ramp rewrites `coefs` while it runs.
+        *gathered = (!ramping).then_some(key);
         if total == 0 {
             // Transparent: only the non-finite guard.
             for buf in channels.iter_mut() {
@@ -1329,9 +1352,11 @@ impl IirEq {
             *non_finite += bad;
             // Gather this pair's state of the active sections.
             let mut j = 0;
-            for slot in head.iter().chain(tail.iter()) {
-                work[j..j + slot.active].copy_from_slice(&slot.state[p][..slot.active]);
-                j += slot.active;
+            for group in [&*head, &*tail] {
+                for slot in group {
+                    work[j..j + slot.active].copy_from_slice(&slot.state[p][..slot.active]);
+                    j += slot.active;
+                }
             }
             let (c, st) = (&mut coefs[..total], &mut work[..total]);
             // NOTE: `run_ramp` sets every coefficient of a ramping band at its first sample,
@@ -1349,16 +1374,19 @@ impl IirEq {
                 *w = w.sanitized();
             }
             let mut j = 0;
-            for slot in head.iter_mut().chain(tail.iter_mut()) {
-                let (dst, src) = (&mut slot.state[p][..slot.active], &work[j..j + slot.active]);
-                if pair.len() == 2 {
-                    dst.copy_from_slice(src);
-                } else {
-                    for (d, s) in dst.iter_mut().zip(src) {
-                        (d.s1[0], d.s2[0]) = (s.s1[0], s.s2[0]);
+            for group in [&mut *head, &mut *tail] {
+                for slot in group.iter_mut() {
+                    let n = slot.active;
+                    let (dst, src) = (&mut slot.state[p][..n], &work[j..j + n]);
+                    if pair.len() == 2 {
+                        dst.copy_from_slice(src);
+                    } else {
+                        for (d, s) in dst.iter_mut().zip(src) {
+                            (d.s1[0], d.s2[0]) = (s.s1[0], s.s2[0]);
+                        }
                     }
+                    j += n;
                 }
-                j += slot.active;
             }
             match pair {
                 [l, r] => {
@@ -1375,11 +1403,18 @@ impl IirEq {
         }
     }
 
-    /// Moves a slot's ramp forward by `len` samples.
-    fn advance(slot: &mut Slot, len: usize) {
-        if slot.ramp_left == 0 {
-            return;
+    /// Moves every ramp forward by `len` samples.
+    fn advance_ramps(&mut self, len: usize) {
+        for slot in &mut self.slots {
+            if slot.ramp_left > 0 {
+                Self::advance(slot, len);
+                self.stamp = new_stamp();
+            }
         }
+    }
+
+    /// Moves a slot's ramp (`ramp_left > 0`) forward by `len` samples.
+    fn advance(slot: &mut Slot, len: usize) {
         if slot.ramp_left <= len {
             Self::settle(slot);
         } else {
@@ -1400,6 +1435,12 @@ impl IirEq {
         slot.clear_state(slot.target.len, slot.active);
         slot.active = slot.target.len;
     }
+}
+
+/// A value no [`IirEq`] has used as its [`IirEq::stamp`] before.
+fn new_stamp() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Runs `eq` over a stereo buffer in host-sized blocks (benchmark helper).
@@ -1548,5 +1589,65 @@ mod tests {
         run(eq.fma, eq.avx512, None, &mut c, &mut sa, &mut a);
         run(eq.fma, eq.avx512, Some(&[slots]), &mut c, &mut sb, &mut b);
         assert!(a == b);
+    }
+
+    #[test]
+    fn chained_pass_equals_separate_passes_across_partner_and_band_changes() {
+        // `process_chain(next)` must filter exactly as `process` then `next.process` (up to the
+        // f32 rounding between the two it skips), whichever partner it is given and however
+        // the bands of either change; this also covers the cached coefficient gather.
+        let fs = 48_000.0;
+        let make = |bands: &[Band]| {
+            let mut eq = IirEq::new(2, 64, 4);
+            eq.set_sample_rate(fs);
+            eq.set_smoothing_ms(2.0);
+            for (i, b) in bands.iter().enumerate() {
+                eq.set_band(i, *b);
+            }
+            eq.reset();
+            eq
+        };
+        let mut head = make(&[
+            Band::new(BandType::LowCut, 40.0, 0.0, 0.5),
+            Band::new(BandType::Bell, 250.0, 4.0, 1.0),
+        ]);
+        head.reserve_chain(4);
+        // Two partners with the same section count and different coefficients.
+        let mut b = make(&[Band::new(BandType::Bell, 1_000.0, 9.0, 2.0)]);
+        let mut c = make(&[Band::new(BandType::Bell, 3_000.0, -9.0, 2.0)]);
+        let (mut head2, mut b2, mut c2) = (head.clone(), b.clone(), c.clone());
+        let mut rng = Rng::new(21);
+        let mut worst = 0.0f32;
+        for block in 0..120 {
+            // Band changes in the head, in a partner, and none, at different times.
+            if block == 40 {
+                let bell = Band::new(BandType::Bell, 500.0, -6.0, 3.0);
+                head.set_band(1, bell);
+                head2.set_band(1, bell);
+            }
+            if block == 70 {
+                let shelf = Band::new(BandType::HighShelf, 6_000.0, 6.0, 0.7);
+                b.set_band(0, shelf);
+                b2.set_band(0, shelf);
+            }
+            let x: Vec<f32> = (0..64).map(|_| 0.3 * rng.bipolar() as f32).collect();
+            let (mut l, mut r) = (x.clone(), x.iter().map(|v| -v).collect::<Vec<_>>());
+            let (mut l2, mut r2) = (l.clone(), r.clone());
+            let (partner, partner2) = if block % 3 == 1 {
+                (&mut c, &mut c2)
+            } else {
+                (&mut b, &mut b2)
+            };
+            head.process_chain(partner, &mut [&mut l, &mut r]);
+            head2.process(&mut [&mut l2, &mut r2]);
+            partner2.process(&mut [&mut l2, &mut r2]);
+            for (p, q) in l.iter().chain(&r).zip(l2.iter().chain(&r2)) {
+                worst = worst.max((p - q).abs());
+            }
+        }
+        assert!(
+            worst < 1e-5,
+            "chained and separate passes differ by {worst}"
+        );
     }
 }
