@@ -90,9 +90,10 @@ pub fn peak_abs(x: &[f32]) -> f32 {
             m[k] = if a > m[k] { a } else { m[k] };
         }
     }
-    let mut r = it.remainder().iter().fold(0.0f32, |a, v| a.max(v.abs()));
-    for v in m {
-        r = r.max(v);
+    // NOTE: plain comparisons here too (`f32::max` adds a NaN test per step).
+    let mut r = 0.0f32;
+    for v in it.remainder().iter().map(|v| v.abs()).chain(m) {
+        r = if v > r { v } else { r };
     }
     r
 }

@@ -5,7 +5,6 @@
 
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, EguiEditorState};
-use shared_dsp::util::sanitize;
 use shared_ui::meter::MeterValue;
 use shared_ui::output::OutputStage;
 use std::sync::Arc;
@@ -127,13 +126,12 @@ impl Plugin for ChannelStrip {
         // The external key, when the host provides the sidechain port.
         let mut key: [&[f32]; MAX_CHANNELS] = [&[], &[]];
         let mut n_key = 0;
+        // NOTE: not sanitised here: the strip reads it only for a gate keyed from it, and
+        // sanitises what it reads.
         if let Some(sc) = aux.inputs.first_mut()
             && sc.samples() >= n
             && sc.channels() > 0
         {
-            for ch in sc.as_slice().iter_mut() {
-                sanitize(&mut ch[..n]);
-            }
             for (k, ch) in key.iter_mut().zip(sc.as_slice_immutable().iter()) {
                 *k = &ch[..n];
                 n_key += 1;

@@ -33,7 +33,7 @@ use shared_dsp::dynamics::{DetectorMode, Dynamics, Lower};
 use shared_dsp::filter::{Band, BandType, IirEq, Slope};
 use shared_dsp::saturation::{Character, RECOMMENDED_FACTOR, Saturator};
 use shared_dsp::smoothing::LinearRamp;
-use shared_dsp::util::{db_to_gain, gain_to_db};
+use shared_dsp::util::{db_to_gain, gain_to_db, sanitize};
 
 /// Most main (and sidechain) channels.
 pub const MAX_CHANNELS: usize = 2;
@@ -971,7 +971,7 @@ impl Strip {
     /// `settings()` is called at every absolute multiple of [`SUB_BLOCK`] samples since
     /// `reset` (so at most once per `SUB_BLOCK` samples, and always for the first sample after
     /// `reset`). `sidechain` is the external key (1 or 2 channels, at least as long as the
-    /// block). Afterwards [`Self::dry`] holds the input delayed by [`Self::latency`].
+    /// block; it may hold non-finite samples: the strip sanitises what it reads of it). Afterwards [`Self::dry`] holds the input delayed by [`Self::latency`].
     ///
     /// # Panics
     /// If `audio` has 0 or more than [`MAX_CHANNELS`] channels or channels of different
@@ -1657,7 +1657,8 @@ fn mix_orders(
 }
 
 /// The gate key from the external sidechain `sc[r]` for `nch` channels into `key` (a mono key
-/// serves both channels; a stereo key on a mono track is its mid).
+/// serves both channels; a stereo key on a mono track is its mid), sanitised: the host's
+/// sidechain is only read here, so only a key in use costs the pass.
 fn external_key(
     sc: &[&[f32]],
     r: std::ops::Range<usize>,
@@ -1665,13 +1666,15 @@ fn external_key(
     key: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
 ) {
     let len = r.len();
-    for (c, k) in key.iter_mut().enumerate().take(nch) {
+    for (c, k) in key.iter_mut().enumerate().take(nch.max(sc.len())) {
         let src = sc[c.min(sc.len() - 1)];
         k[..len].copy_from_slice(&src[r.clone()]);
+        sanitize(&mut k[..len]);
     }
     if sc.len() > nch {
-        for i in 0..len {
-            key[0][i] = 0.5 * (sc[0][r.start + i] + sc[1][r.start + i]);
+        let [k0, k1] = key;
+        for (a, b) in k0[..len].iter_mut().zip(&k1[..len]) {
+            *a = 0.5 * (*a + *b);
         }
     }
 }

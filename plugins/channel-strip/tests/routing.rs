@@ -423,3 +423,33 @@ fn order_switch_on_a_transparent_strip_stays_bit_transparent() {
         assert_delayed(&out[c], &input[c], lat, "defaults");
     }
 }
+
+#[test]
+fn a_non_finite_external_key_never_reaches_the_output() {
+    // The plugin hands the host's sidechain to the strip as it is: the strip sanitises the key
+    // it reads. NaN, inf and denormals in the key, listened to and gating the audio; a stereo
+    // and a mono key on a stereo track.
+    let input = programme(FS as f64, 1.0, 41);
+    let mut key = programme(FS as f64, 1.0, 42).to_vec();
+    key[0][2_000..2_100].fill(f32::NAN);
+    key[1][2_050..2_150].fill(f32::INFINITY);
+    key[0][9_000..9_100].fill(f32::NEG_INFINITY);
+    key[1][12_000..12_100].fill(1e-40);
+    let gating = |listen: bool, filter: bool| Settings {
+        gate_threshold_db: -20.0,
+        gate_range_db: 60.0,
+        gate_listen: listen,
+        ..listening(true, filter)
+    };
+    for keys in [&key[..], &key[..1]] {
+        for (listen, filter) in [(true, false), (true, true), (false, false)] {
+            let what = format!("{} key, listen {listen}, key filter {filter}", keys.len());
+            let out = run(&input, Some(keys), 100, |_| gating(listen, filter));
+            let bad = out.iter().flatten().filter(|v| !v.is_finite()).count();
+            assert_eq!(bad, 0, "{what}");
+            // The burst does not silence the strip for good: the end still carries signal.
+            let tail = &out[0][out[0].len() - 4_800..];
+            assert!(tail.iter().any(|v| v.abs() > 1e-4), "{what}: silent after it");
+        }
+    }
+}

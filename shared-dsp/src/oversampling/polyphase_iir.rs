@@ -580,36 +580,28 @@ mod wide {
             }
         }
 
-        /// One iteration `n` of a block of `len` samples; `MASKED`: sections whose time
-        /// `n - 2k` is outside `0..len` keep their state (one iteration past the block they
-        /// shift their outputs once more, see below). Returns the last section's output
-        /// (time `n - LAG`).
+        /// One iteration of the pipeline: `busy(k)` says what section `k` does (its time is
+        /// in the block: [`Busy::Run`]; one iteration past the block's end: [`Busy::Shift`],
+        /// its outputs shift once more, so that the next section finds that time's output in
+        /// `h1` while its latest, the state, stays in `h0`; otherwise [`Busy::Idle`]). Returns
+        /// the last section's output (time `n - LAG` in iteration `n`).
         ///
         /// Section `k` at time `t` reads section `k - 1`'s outputs for `t` (its `h1`: section
         /// `k - 1` has processed `t + 1` since) and `t - 1` (`h2`), and its own for `t - 1`
         /// (`h0`). Descending order, so those are read before section `k - 1` moves on.
         #[inline(always)]
-        unsafe fn wave<const MASKED: bool>(
-            &mut self,
-            input: __m128,
-            n: usize,
-            len: usize,
-        ) -> __m128 {
+        unsafe fn wave(&mut self, input: __m128, busy: impl Fn(usize) -> Busy) -> __m128 {
             // SAFETY: register arithmetic (AVX-512VL + FMA: caller's contract).
             unsafe {
                 for k in (0..SECTIONS).rev() {
-                    if MASKED {
-                        if n < 2 * k || n - 2 * k > len {
-                            continue;
-                        }
-                        if n - 2 * k == len {
-                            // One iteration past its last time: shift once more, so that the
-                            // next section finds that time's output in `h1` (its latest, the
-                            // state, stays in `h0`).
+                    match busy(k) {
+                        Busy::Idle => continue,
+                        Busy::Shift => {
                             self.h2[k] = self.h1[k];
                             self.h1[k] = self.h0[k];
                             continue;
                         }
+                        Busy::Run => {}
                     }
                     let (s, prev) = if k == 0 {
                         (input, self.x0)
@@ -630,6 +622,27 @@ mod wide {
         }
     }
 
+    /// What a section does in one iteration (see [`Net::wave`]).
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Busy {
+        Run,
+        Shift,
+        Idle,
+    }
+
+    /// What section `k` does in iteration `n` of a block of `len` samples (its time is
+    /// `n - 2k`).
+    #[inline(always)]
+    fn busy(k: usize, n: usize, len: usize) -> Busy {
+        if n < 2 * k || n - 2 * k > len {
+            Busy::Idle
+        } else if n - 2 * k == len {
+            Busy::Shift
+        } else {
+            Busy::Run
+        }
+    }
+
     /// Runs one block of `len` samples through the pipeline: `input(n)` gives sample `n < len`,
     /// and `emit(s, t)` receives the last section's output for time `t`, from iteration `LAG`
     /// on (fill, every section busy, drain).
@@ -645,22 +658,35 @@ mod wide {
     ) {
         // SAFETY: register arithmetic (caller's contract).
         unsafe {
-            let full_from = LAG.min(len);
-            let mut n = 0;
-            while n < full_from {
-                let s = net.wave::<true>(input(n), n, len);
-                if n >= LAG {
+            if len >= LAG {
+                // NOTE: the usual case, with the fill and drain iterations unrolled: iteration
+                // `n` is a constant there, so what each section does is decided at compile time
+                // (the same arithmetic as the general loop below, without its per-section
+                // tests). Fill: iteration `I` (no output yet); drain: iteration `len + I`.
+                const _: () = assert!(LAG == 8);
+                macro_rules! fill {
+                    ($($i:literal)*) => {$(
+                        net.wave(input($i), |k| busy(k, $i, LAG));
+                    )*};
+                }
+                macro_rules! drain {
+                    ($($i:literal)*) => {$(
+                        let s = net.wave(_mm_setzero_ps(), |k| busy(k, LAG + $i, LAG));
+                        emit(s, len - LAG + $i);
+                    )*};
+                }
+                fill!(0 1 2 3 4 5 6 7);
+                for n in LAG..len {
+                    let s = net.wave(input(n), |_| Busy::Run);
                     emit(s, n - LAG);
                 }
-                n += 1;
+                drain!(0 1 2 3 4 5 6 7);
+                return;
             }
-            while n < len {
-                let s = net.wave::<false>(input(n), n, len);
-                emit(s, n - LAG);
-                n += 1;
-            }
+            let mut n = 0;
             while n < len + LAG {
-                let s = net.wave::<true>(_mm_setzero_ps(), n, len);
+                let x = if n < len { input(n) } else { _mm_setzero_ps() };
+                let s = net.wave(x, |k| busy(k, n, len));
                 if n >= LAG {
                     emit(s, n - LAG);
                 }
