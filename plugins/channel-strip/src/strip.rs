@@ -637,6 +637,9 @@ pub struct Strip {
     mix_key: [[f32; SUB_BLOCK]; MAX_CHANNELS],
     /// Scratch: a dynamics unit's gain while both orders run.
     gain_buf: [[f32; SUB_BLOCK]; MAX_CHANNELS],
+    /// EQ-first order while "EQ to sidechain" crossfades: the EQ section's input, then through
+    /// the gate's gain like the audio (what the compressor's input is without the EQ).
+    pre_eq: [[f32; SUB_BLOCK]; MAX_CHANNELS],
     /// Scratch: the gate key delayed by the latency (what key listen outputs).
     listen_buf: [[f32; SUB_BLOCK]; MAX_CHANNELS],
 }
@@ -700,6 +703,7 @@ impl Strip {
             route_buf: [0.0; SUB_BLOCK],
             mix_key: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             gain_buf: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
+            pre_eq: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             listen_buf: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
         };
         s.sat_delay.delay = lat;
@@ -1207,8 +1211,17 @@ impl Strip {
             self.section(run, Section::Eq, bufs, len);
         } else {
             let run = self.fade_eq.begin(eq_in_path);
+            // While the compressor's key crossfades to or from the EQ'd copy and the EQ is in
+            // the audio path (or fading), the key is built from the EQ's input (see
+            // `sidechain_eq`), so keep it.
+            let pre = run != Run::Skip && (self.sc_eq.is_moving() || self.sc_eq.value() > 0.0);
+            if pre {
+                for (p, b) in self.pre_eq.iter_mut().zip(bufs.iter()) {
+                    p[..len].copy_from_slice(b);
+                }
+            }
             self.section(run, Section::Eq, bufs, len);
-            self.dynamics(bufs, sidechain, r.clone(), info);
+            self.dynamics_with_pre(bufs, sidechain, r.clone(), info, pre);
         }
 
         // 4. Saturation (or its latency as a plain delay).
@@ -1274,6 +1287,20 @@ impl Strip {
         r: std::ops::Range<usize>,
         info: &mut BlockInfo,
     ) {
+        self.dynamics_with_pre(bufs, sidechain, r, info, false);
+    }
+
+    /// [`Self::dynamics`]; `pre`: `pre_eq` holds the EQ section's input (EQ-first order), which
+    /// the gate's gain (and bypass crossfade) then reaches too, and the compressor's EQ'd key
+    /// is built from it.
+    fn dynamics_with_pre(
+        &mut self,
+        bufs: &mut [&mut [f32]],
+        sidechain: Option<&[&[f32]]>,
+        r: std::ops::Range<usize>,
+        info: &mut BlockInfo,
+        pre: bool,
+    ) {
         let s = self.settings;
         let nch = bufs.len();
         let len = r.len();
@@ -1328,7 +1355,33 @@ impl Strip {
             let [k0, k1] = &self.key_buf;
             let keys: [&[f32]; MAX_CHANNELS] = [&k0[..len], &k1[..len]];
             let key = (key_len > 0).then_some(&keys[..key_len]);
-            self.gate.process(bufs, key);
+            if pre {
+                // The same gain (computed once) on the audio and on the EQ's input. (The
+                // strip's gate has no look-ahead, so `apply_gain` keeps no state.)
+                debug_assert_eq!(self.gate.latency(), 0);
+                let [g0, g1] = &mut self.gain_buf;
+                let mut gains: [&mut [f32]; MAX_CHANNELS] = [&mut g0[..len], &mut g1[..len]];
+                {
+                    let ins: [&[f32]; MAX_CHANNELS] = [&*bufs[0], &*bufs[nch - 1]];
+                    self.gate.compute_gain(&ins[..nch], key, &mut gains[..nch]);
+                }
+                let gains: [&[f32]; MAX_CHANNELS] = [&*gains[0], &*gains[1]];
+                self.gate.apply_gain(bufs, &gains[..nch]);
+                let mix = &self.mix_buf[..len];
+                for (p, g) in self.pre_eq[..nch].iter_mut().zip(&gains) {
+                    for (i, (x, g)) in p[..len].iter_mut().zip(g.iter()).enumerate() {
+                        // With the gate's bypass crossfade as on the audio (`crossfade`).
+                        let wet = *x * g;
+                        *x = if gate_run == Run::Mix {
+                            *x + (wet - *x) * mix[i]
+                        } else {
+                            wet
+                        };
+                    }
+                }
+            } else {
+                self.gate.process(bufs, key);
+            }
             if gate_run == Run::Mix {
                 crossfade(bufs, &self.dry_scratch, &self.mix_buf[..len]);
             }
@@ -1361,7 +1414,16 @@ impl Strip {
                 *m = self.fade_comp.ramp.next() * self.comp_mix.next();
             }
         }
-        if sidechain_eq(&mut self.eq_key, &mut self.sc_eq, bufs, &mut self.comp_key) {
+        let [p0, p1] = &self.pre_eq;
+        let pres: [&[f32]; MAX_CHANNELS] = [&p0[..len], &p1[..len]];
+        let pre = pre.then_some(&pres[..nch]);
+        if sidechain_eq(
+            &mut self.eq_key,
+            &mut self.sc_eq,
+            bufs,
+            pre,
+            &mut self.comp_key,
+        ) {
             let [k0, k1] = &self.comp_key;
             let keys: [&[f32]; MAX_CHANNELS] = [&k0[..len], &k1[..len]];
             self.comp.process(bufs, Some(&keys[..nch]));
@@ -1503,6 +1565,9 @@ impl Strip {
                 &mut self.eq_key,
                 &mut self.sc_eq,
                 &plain[..nch],
+                // NOTE: during a routing switch the EQ'd key comes from the compressor's mixed
+                // input (an EQ-to-sidechain toggle inside a routing switch is not compensated).
+                None,
                 &mut self.comp_key,
             );
             let [k0, k1] = &self.comp_key;
@@ -1708,10 +1773,17 @@ fn delay_key<P: AsRef<[f32]>>(
 /// "EQ to sidechain": the compressor's detector input into `key`, the EQ'd copy of `plain`
 /// (the compressor's input), crossfading from or to `plain` while `fade` moves. Returns false
 /// (nothing written) when the compressor hears `plain` itself.
+///
+/// `pre`: `plain` is still (partly) EQ'd in the audio path, which the key crossfade replaces
+/// (EQ-first order, the EQ section crossfading out of or into the audio path); `pre` is
+/// `plain` without the EQ. The key is then `plain + fade (EQ(pre) - pre)`: as the EQ's share in
+/// `plain` falls from 1 to 0, so that of the EQ'd key rises, and the compressor hears the EQ'd
+/// signal exactly once throughout (filtering `plain` itself would EQ its EQ'd share twice).
 fn sidechain_eq<P: AsRef<[f32]>>(
     eq_key: &mut IirEq,
     fade: &mut LinearRamp,
     plain: &[P],
+    pre: Option<&[&[f32]]>,
     key: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
 ) -> bool {
     if !fade.is_moving() && fade.value() == 0.0 {
@@ -1723,20 +1795,31 @@ fn sidechain_eq<P: AsRef<[f32]>>(
     }
     let nch = plain.len();
     let len = plain[0].as_ref().len();
-    for (k, p) in key.iter_mut().zip(plain) {
-        k[..len].copy_from_slice(p.as_ref());
+    for (c, k) in key.iter_mut().take(nch).enumerate() {
+        k[..len].copy_from_slice(pre.map_or(plain[c].as_ref(), |p| p[c]));
     }
     let [k0, k1] = key;
     let mut keys: [&mut [f32]; MAX_CHANNELS] = [&mut k0[..len], &mut k1[..len]];
     eq_key.process(&mut keys[..nch]);
-    if fade.is_moving() {
-        for i in 0..len {
-            let m = fade.next();
-            for (k, p) in keys.iter_mut().zip(plain) {
-                let x = p.as_ref()[i];
-                k[i] = x + (k[i] - x) * m;
+    match pre {
+        Some(pre) => {
+            for i in 0..len {
+                let m = fade.next();
+                for ((k, p), x) in keys.iter_mut().zip(pre).zip(plain) {
+                    k[i] = x.as_ref()[i] + (k[i] - p[i]) * m;
+                }
             }
         }
+        None if fade.is_moving() => {
+            for i in 0..len {
+                let m = fade.next();
+                for (k, p) in keys.iter_mut().zip(plain) {
+                    let x = p.as_ref()[i];
+                    k[i] = x + (k[i] - x) * m;
+                }
+            }
+        }
+        None => {}
     }
     true
 }

@@ -246,31 +246,56 @@ fn eq_to_sidechain_toggle_keeps_the_compressor_gain_continuous() {
     // The compressor's gain reduction sample by sample (host blocks of 1: `BlockInfo` reports
     // it after every sample) around the toggle, for both orders and both directions. Fast
     // attack (0.1 ms, a = 0.19 per sample) turns a step in the key into a gain step within a
-    // few samples; manual attack (10 ms) smooths any key by itself.
+    // few samples; manual attack (10 ms) smooths any key by itself. With the EQ first, the
+    // compressor hears the EQ'd tone before and after the toggle (in the audio path, then in
+    // the key), so its gain must not move at all; also with the gate between the EQ and the
+    // compressor (an expander keyed from the tone itself through the external sidechain, so
+    // that it attenuates by a steady 3 dB in both routings).
     let input = tone(1.2);
     let at_block = 500;
     let at = at_block * SUB_BLOCK;
-    for attack in [AttackMode::Fast, AttackMode::Manual] {
+    let gated = |s: Settings| Settings {
+        gate_bypass: false,
+        gate_external_key: true,
+        gate_threshold_db: 0.0,
+        gate_ratio: 1.5,
+        gate_range_db: 40.0,
+        ..s
+    };
+    for (attack, gate) in [
+        (AttackMode::Fast, false),
+        (AttackMode::Manual, false),
+        (AttackMode::Fast, true),
+    ] {
         for dyn_first in [false, true] {
             for sc_before in [false, true] {
-                let settings = |k: usize| Settings {
-                    eq_to_sidechain: if k < at_block { sc_before } else { !sc_before },
-                    comp_attack_mode: attack,
-                    dynamics_first: dyn_first,
-                    ..boost_and_compress()
+                // Gain reduction per sample, toggling at `at` or not at all.
+                let run_gr = |toggle: bool| {
+                    let settings = |k: usize| {
+                        let s = Settings {
+                            eq_to_sidechain: sc_before != (toggle && k >= at_block),
+                            comp_attack_mode: attack,
+                            dynamics_first: dyn_first,
+                            ..boost_and_compress()
+                        };
+                        if gate { gated(s) } else { s }
+                    };
+                    let mut strip = Strip::new(1);
+                    strip.set_sample_rate(FS);
+                    let [mut l, mut r] = input.clone();
+                    let mut calls = 0usize;
+                    let mut gr = Vec::with_capacity(l.len());
+                    for (i, (lc, rc)) in l.chunks_mut(1).zip(r.chunks_mut(1)).enumerate() {
+                        let key = &input[0][i..=i];
+                        let info = strip.process(&mut [lc, rc], Some(&[key]), || {
+                            calls += 1;
+                            settings(calls - 1)
+                        });
+                        gr.push(info.comp_gr_db);
+                    }
+                    gr
                 };
-                let mut strip = Strip::new(1);
-                strip.set_sample_rate(FS);
-                let [mut l, mut r] = input.clone();
-                let mut calls = 0usize;
-                let mut gr = Vec::with_capacity(l.len());
-                for (lc, rc) in l.chunks_mut(1).zip(r.chunks_mut(1)) {
-                    let info = strip.process(&mut [lc, rc], None, || {
-                        calls += 1;
-                        settings(calls - 1)
-                    });
-                    gr.push(info.comp_gr_db);
-                }
+                let gr = run_gr(true);
                 let step = |range: std::ops::Range<usize>| {
                     gr[range]
                         .windows(2)
@@ -287,7 +312,7 @@ fn eq_to_sidechain_toggle_keeps_the_compressor_gain_continuous() {
                     .iter()
                     .fold((f32::MAX, f32::MIN), |(a, b), &g| (a.min(g), b.max(g)));
                 println!(
-                    "{attack:?} dyn_first {dyn_first} eq_to_sidechain {sc_before} -> {}: GR {:.2} \
+                    "{attack:?} gate {gate} dyn_first {dyn_first} eq_to_sidechain {sc_before} -> {}: GR {:.2} \
                      -> {:.2} dB (range {lo:.2}..{hi:.2}), largest step {around:.4} dB/sample \
                      (steady {steady:.4}), largest change within 1 ms {around_ms:.3} dB",
                     !sc_before,
@@ -301,6 +326,18 @@ fn eq_to_sidechain_toggle_keeps_the_compressor_gain_continuous() {
                 // 1.5 dB leaves room for the peak detector's per-cycle steps. A switched key
                 // (no crossfade) moves it by more than 5 dB within 1 ms at fast attack.
                 assert!(around_ms < 1.5, "gain moved {around_ms} dB within 1 ms");
+                if !dyn_first {
+                    let untoggled = run_gr(false);
+                    let moved = gr[at..at + 9_600]
+                        .iter()
+                        .zip(&untoggled[at..at + 9_600])
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0f32, f32::max);
+                    assert!(
+                        moved < 0.01,
+                        "EQ first: the toggle moved the gain by {moved} dB"
+                    );
+                }
             }
         }
     }
@@ -449,7 +486,10 @@ fn a_non_finite_external_key_never_reaches_the_output() {
             assert_eq!(bad, 0, "{what}");
             // The burst does not silence the strip for good: the end still carries signal.
             let tail = &out[0][out[0].len() - 4_800..];
-            assert!(tail.iter().any(|v| v.abs() > 1e-4), "{what}: silent after it");
+            assert!(
+                tail.iter().any(|v| v.abs() > 1e-4),
+                "{what}: silent after it"
+            );
         }
     }
 }

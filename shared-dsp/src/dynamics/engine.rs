@@ -1241,14 +1241,13 @@ fn linked_peak<const AVX2: bool>(
         // Running maximum: a prefix maximum per 8 samples (log steps, 0 shifted in: every
         // value is >= 0), then the carried level.
         let mut it = o.chunks_exact_mut(8);
+        #[cfg(target_arch = "x86_64")]
+        if AVX2 {
+            // SAFETY: `AVX2` is only true in the instances compiled for AVX2 (the caller's
+            // contract).
+            level = unsafe { x86_running_max8(&mut it, level) };
+        }
         for c in &mut it {
-            #[cfg(target_arch = "x86_64")]
-            if AVX2 {
-                // SAFETY: `AVX2` is only true in the instances compiled for AVX2 (the caller's
-                // contract); `c` holds 8 values.
-                level = unsafe { x86_running_max8(c, level) };
-                continue;
-            }
             let mut v = [0.0f32; 8];
             v.copy_from_slice(c);
             for shift in [1, 2, 4] {
@@ -1275,42 +1274,42 @@ fn linked_peak<const AVX2: bool>(
     }
 }
 
-/// The running maximum of [`linked_peak`] over 8 values `c` (all >= 0) in place, starting from
-/// `level`; returns the new level (`c[7]`). A log-step prefix maximum with lane permutes: a lane
-/// takes the maximum with the lane `shift` below it, or with lane 0 where there is none (as
-/// every partial result is a prefix maximum, lane 0 is no larger, so this equals shifting in 0).
-/// Each `max` is `a > b ? a : b`, as [`fmax`].
+/// The running maximum of [`linked_peak`] in place over every chunk of 8 values (all >= 0) that
+/// `chunks` yields, starting from `level`; returns the new level (the last value). Per chunk a
+/// log-step prefix maximum with lane permutes: a lane takes the maximum with the lane `shift`
+/// below it, or with lane 0 where there is none (as every partial result is a prefix maximum,
+/// lane 0 is no larger, so this equals shifting in 0). The level stays broadcast in a register
+/// from chunk to chunk. Each `max` is `a > b ? a : b`, as [`fmax`].
 ///
 /// # Safety
-/// The CPU must support AVX2, and `c` must hold 8 values.
+/// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn x86_running_max8(c: &mut [f32], level: f32) -> f32 {
+unsafe fn x86_running_max8(chunks: &mut std::slice::ChunksExactMut<'_, f32>, level: f32) -> f32 {
     use std::arch::x86_64::{
         _mm_cvtss_f32, _mm256_castps256_ps128, _mm256_loadu_ps, _mm256_max_ps,
         _mm256_permutevar8x32_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32,
         _mm256_storeu_ps,
     };
-    debug_assert_eq!(c.len(), 8);
-    // SAFETY: AVX2 (caller's contract); 8 values at `c`.
+    // SAFETY: AVX2 (caller's contract); every chunk holds 8 values.
     unsafe {
-        let mut v = _mm256_loadu_ps(c.as_ptr());
-        v = _mm256_max_ps(
-            v,
-            _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)),
+        let (s1, s2, s4) = (
+            _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6),
+            _mm256_setr_epi32(0, 0, 0, 1, 2, 3, 4, 5),
+            _mm256_setr_epi32(0, 0, 0, 0, 0, 1, 2, 3),
         );
-        v = _mm256_max_ps(
-            v,
-            _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 1, 2, 3, 4, 5)),
-        );
-        v = _mm256_max_ps(
-            v,
-            _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 0, 0, 0, 1, 2, 3)),
-        );
-        let out = _mm256_max_ps(_mm256_set1_ps(level), v);
-        _mm256_storeu_ps(c.as_mut_ptr(), out);
-        let last = _mm256_permutevar8x32_ps(out, _mm256_set1_epi32(7));
-        _mm_cvtss_f32(_mm256_castps256_ps128(last))
+        let last = _mm256_set1_epi32(7);
+        let mut lv = _mm256_set1_ps(level);
+        for c in chunks {
+            let mut v = _mm256_loadu_ps(c.as_ptr());
+            v = _mm256_max_ps(v, _mm256_permutevar8x32_ps(v, s1));
+            v = _mm256_max_ps(v, _mm256_permutevar8x32_ps(v, s2));
+            v = _mm256_max_ps(v, _mm256_permutevar8x32_ps(v, s4));
+            let out = _mm256_max_ps(lv, v);
+            _mm256_storeu_ps(c.as_mut_ptr(), out);
+            lv = _mm256_permutevar8x32_ps(out, last);
+        }
+        _mm_cvtss_f32(_mm256_castps256_ps128(lv))
     }
 }
 
