@@ -741,8 +741,18 @@ impl Dynamics {
         while pos < range.end {
             let m = CHUNK.min(range.end - pos);
             let out_off = pos - range.start;
+            let hpf_on = self.hpf_coeffs.is_some();
+            // Linked peak detection with aligned half windows (the usual case) reads the input
+            // itself when there is nothing to do to it first (it sanitises as it reads).
+            let linked_peak_case = self.detector == DetectorMode::Peak
+                && linked
+                && co.peak_half > 0
+                && self.det[1..n_det]
+                    .iter()
+                    .all(|st| st.peak_left == self.det[0].peak_left);
+            let direct = linked_peak_case && !hpf_on && !ms_det && n_det <= 2;
             // 1. Detector input: sanitised, optionally mid/side, optionally high-passed.
-            for d in 0..n_det {
+            for d in (0..n_det).filter(|_| !direct) {
                 let xb = &mut self.x_buf[d][..m];
                 let src = |k: usize| -> &[f32] {
                     match sidechain {
@@ -762,7 +772,6 @@ impl Dynamics {
                     }
                 }
             }
-            let hpf_on = self.hpf_coeffs.is_some();
             // NOTE: with the RMS detector the high-pass runs fused into the mean-square loop
             // below (its recursive chain then overlaps the averager's).
             if hpf_on && self.detector == DetectorMode::Peak {
@@ -851,20 +860,22 @@ impl Dynamics {
                         st.hpf.s2 = crate::util::flush_denormal(st.hpf.s2);
                     }
                 }
-            } else if linked
-                && co.peak_half > 0
-                && self.det[1..n_det]
-                    .iter()
-                    .all(|st| st.peak_left == self.det[0].peak_left)
-            {
-                // Linked peak detection with aligned half windows (the usual case): writes the
-                // linked level straight into lvl_buf[0] (step 3 is then the identity).
-                linked_peak::<FMA>(
-                    &mut self.det[..n_det],
-                    &self.x_buf[..n_det],
-                    &mut self.lvl_buf[0][..m],
-                    co.peak_half,
-                );
+            } else if linked_peak_case {
+                // Linked peak detection: writes the linked level straight into lvl_buf[0]
+                // (step 3 is then the identity).
+                let (det, out) = (&mut self.det[..n_det], &mut self.lvl_buf[0][..m]);
+                if direct {
+                    let src = |k: usize| -> &[f32] {
+                        match sidechain {
+                            Some(s) => &s[k][pos..pos + m],
+                            None => &input[k].as_ref()[pos..pos + m],
+                        }
+                    };
+                    let srcs = [src(0), src(n_det - 1)];
+                    linked_peak::<FMA, _>(det, &srcs[..n_det], out, co.peak_half);
+                } else {
+                    linked_peak::<FMA, _>(det, &self.x_buf[..n_det], out, co.peak_half);
+                }
                 linked_done = true;
             } else {
                 for d in 0..n_det {
@@ -1170,19 +1181,20 @@ fn min_of(x: &[f32]) -> f32 {
     acc.iter().fold(r, |m, &a| if a < m { a } else { m })
 }
 
-/// Largest `|x|` of `x` and `init` (eight independent accumulators, so that it vectorises).
+/// Largest `clean(x).abs()` of `x` and `init` (eight independent accumulators, so that it
+/// vectorises).
 #[inline(always)]
 fn abs_max(init: f32, x: &[f32]) -> f32 {
     let mut acc = [init; 8];
     let mut it = x.chunks_exact(8);
     for c in &mut it {
         for j in 0..8 {
-            acc[j] = fmax(acc[j], c[j].abs());
+            acc[j] = fmax(acc[j], clean_abs(c[j]));
         }
     }
     let mut r = init;
     for &v in it.remainder() {
-        r = fmax(r, v.abs());
+        r = fmax(r, clean_abs(v));
     }
     acc.iter().fold(r, |m, &a| fmax(m, a))
 }
@@ -1201,9 +1213,9 @@ fn abs_max(init: f32, x: &[f32]) -> f32 {
 /// `AVX2`: the caller is compiled with AVX2 (the running maximum then uses lane permutes, which
 /// the compiler does not find by itself; the result is the same bit for bit).
 #[inline(always)]
-fn linked_peak<const AVX2: bool>(
+fn linked_peak<const AVX2: bool, X: AsRef<[f32]>>(
     det: &mut [DetectorState],
-    x: &[[f32; CHUNK]],
+    x: &[X],
     out: &mut [f32],
     half: u32,
 ) {
@@ -1226,14 +1238,14 @@ fn linked_peak<const AVX2: bool>(
         // Largest |x| over the channels, per sample, into `out`; each channel's `cur`.
         let o = &mut out[i..i + run];
         for (d, (st, xd)) in det.iter_mut().zip(x).enumerate() {
-            let xs = &xd[i..i + run];
+            let xs = &xd.as_ref()[i..i + run];
             if d == 0 {
                 for (v, &y) in o.iter_mut().zip(xs) {
-                    *v = y.abs();
+                    *v = clean_abs(y);
                 }
             } else {
                 for (v, &y) in o.iter_mut().zip(xs) {
-                    *v = fmax(*v, y.abs());
+                    *v = fmax(*v, clean_abs(y));
                 }
             }
             st.peak_cur = abs_max(st.peak_cur, xs);
@@ -1398,6 +1410,19 @@ impl SidechainHpf {
 fn pair<T>(v: &mut [T], d: usize) -> (&mut T, &mut T) {
     let (a, b) = v.split_at_mut(d + 1);
     (&mut a[d], &mut b[0])
+}
+
+/// `clean(x).abs()` (branch-free, so that it vectorises).
+#[inline(always)]
+fn clean_abs(x: f32) -> f32 {
+    let a = x.abs();
+    if a <= INPUT_CLAMP {
+        a
+    } else if a.is_finite() {
+        INPUT_CLAMP
+    } else {
+        0.0
+    }
 }
 
 /// Non-finite -> 0, huge -> clamped, so the detector state stays finite.
@@ -1685,7 +1710,7 @@ mod tests {
         out: &mut [f32],
         half: u32,
     ) {
-        linked_peak::<true>(det, x, out, half);
+        linked_peak::<true, _>(det, x, out, half);
     }
 
     /// An instance of [`linked_peak`].
@@ -1693,7 +1718,7 @@ mod tests {
 
     /// The instances of [`linked_peak`] this CPU can run.
     fn linked_peak_instances() -> Vec<LinkedPeak> {
-        let mut v: Vec<LinkedPeak> = vec![linked_peak::<false>];
+        let mut v: Vec<LinkedPeak> = vec![linked_peak::<false, [f32; CHUNK]>];
         #[cfg(target_arch = "x86_64")]
         if crate::simd::avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA.
@@ -1723,12 +1748,22 @@ mod tests {
                     } else {
                         rng.bipolar().abs() as f32
                     };
+                    // Raw input (the detector reads the host's samples): now and then NaN,
+                    // inf or a huge value, which must count as `clean` makes them.
                     let x: Vec<[f32; CHUNK]> = (0..channels)
-                        .map(|_| std::array::from_fn(|_| rng.bipolar() as f32 * scale))
+                        .map(|_| {
+                            std::array::from_fn(|_| match (rng.bipolar() * 40.0) as i32 {
+                                39 => f32::NAN,
+                                38 => f32::NEG_INFINITY,
+                                37 => -3e12,
+                                _ => rng.bipolar() as f32 * scale,
+                            })
+                        })
                         .collect();
+                    let cleaned: Vec<[f32; CHUNK]> = x.iter().map(|c| c.map(clean)).collect();
                     let (mut a, mut b) = ([0.0f32; CHUNK], [0.0f32; CHUNK]);
                     linked_peak(&mut fast, &x, &mut a[..m], half);
-                    reference(&mut slow, &x, &mut b[..m], half);
+                    reference(&mut slow, &cleaned, &mut b[..m], half);
                     let same = a[..m]
                         .iter()
                         .zip(&b[..m])
