@@ -221,10 +221,8 @@ fn host_bench_sections() {
         "filters+eq",
         &Settings {
             filters_bypass: false,
-            eq_bypass: false,
-            ..h
-        }
-        .with_only_eq(),
+            ..h.with_only_eq()
+        },
         10.0,
         15,
     );
