@@ -9,8 +9,9 @@
 //! ```
 
 use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The plugin packages, in the order they are built and tested.
@@ -293,33 +294,45 @@ struct XDisplay {
 
 impl XDisplay {
     fn start() -> Result<Self> {
-        let number = 90 + std::process::id() % 100;
-        let name = format!(":{number}");
-        let children = vec![
-            Command::new("Xvfb")
-                .args([
-                    name.as_str(),
-                    "-screen",
-                    "0",
-                    "1600x1200x24",
-                    "-nolisten",
-                    "tcp",
-                ])
-                .spawn()
-                .context("cannot start Xvfb")?,
-        ];
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            if Instant::now() > deadline {
-                bail!("Xvfb did not come up on {name}");
+        // NOTE: `-displayfd` makes Xvfb pick a free display itself and print its number once
+        // it accepts connections: no guessed number that a stale lock from an earlier run could
+        // occupy, and no race with the helpers started next.
+        let mut xvfb = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1600x1200x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot start Xvfb")?;
+        let stdout = xvfb.stdout.take().context("Xvfb's stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let number = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) if !line.trim().is_empty() => line.trim().to_owned(),
+            _ => {
+                let _ = xvfb.kill();
+                let _ = xvfb.wait();
+                bail!("Xvfb did not come up (no display number within 10 s)");
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        };
+        let name = format!(":{number}");
         // xsettingsd exits at once without a config file; a desktop's usual settings (96 dpi).
         let config = std::env::temp_dir().join(format!("postmix-xsettingsd-{number}"));
         std::fs::write(&config, "Xft/DPI 98304\nXft/Antialias 1\n")?;
-        let mut display = Self { name, children };
+        let mut display = Self {
+            name,
+            children: vec![xvfb],
+        };
         for (program, args) in [
             (
                 "xsettingsd",
@@ -348,7 +361,16 @@ impl XDisplay {
 
 impl Drop for XDisplay {
     fn drop(&mut self) {
+        // NOTE: SIGTERM first, so that Xvfb removes its socket and lock file (a SIGKILL leaves
+        // them behind in /tmp); SIGKILL only for what has not stopped within a second.
         for child in self.children.iter_mut().rev() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
