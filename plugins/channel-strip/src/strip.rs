@@ -975,7 +975,8 @@ impl Strip {
     /// `settings()` is called at every absolute multiple of [`SUB_BLOCK`] samples since
     /// `reset` (so at most once per `SUB_BLOCK` samples, and always for the first sample after
     /// `reset`). `sidechain` is the external key (1 or 2 channels, at least as long as the
-    /// block; it may hold non-finite samples: the strip sanitises what it reads of it). Afterwards [`Self::dry`] holds the input delayed by [`Self::latency`].
+    /// block; it may hold non-finite samples: the strip sanitises what it reads of it).
+    /// Afterwards [`Self::dry`] holds the input delayed by [`Self::latency`].
     ///
     /// # Panics
     /// If `audio` has 0 or more than [`MAX_CHANNELS`] channels or channels of different
@@ -1195,7 +1196,7 @@ impl Strip {
             let eq_run = self.fade_eq.begin(eq_in_path);
             debug_assert!(run == Run::Full && eq_run == Run::Full);
             self.filters.process_chain(&mut self.eq, bufs);
-            self.dynamics(bufs, sidechain, r.clone(), info);
+            self.dynamics(bufs, sidechain, r.clone(), info, false);
         } else {
             self.section(run, Section::Filters, bufs, len);
         }
@@ -1206,7 +1207,7 @@ impl Strip {
         } else if self.dual {
             self.both_orders(bufs, sidechain, r.clone(), info);
         } else if self.eq_dyn_first {
-            self.dynamics(bufs, sidechain, r.clone(), info);
+            self.dynamics(bufs, sidechain, r.clone(), info, false);
             let run = self.fade_eq.begin(eq_in_path);
             self.section(run, Section::Eq, bufs, len);
         } else {
@@ -1221,7 +1222,7 @@ impl Strip {
                 }
             }
             self.section(run, Section::Eq, bufs, len);
-            self.dynamics_with_pre(bufs, sidechain, r.clone(), info, pre);
+            self.dynamics(bufs, sidechain, r.clone(), info, pre);
         }
 
         // 4. Saturation (or its latency as a plain delay).
@@ -1280,20 +1281,9 @@ impl Strip {
     }
 
     /// Gate then compressor, each with its bypass crossfade; the compressor also with its mix.
+    /// `pre`: `pre_eq` holds the EQ section's input (EQ-first order), which the gate's gain (and
+    /// bypass crossfade) then reaches too, and the compressor's EQ'd key is built from it.
     fn dynamics(
-        &mut self,
-        bufs: &mut [&mut [f32]],
-        sidechain: Option<&[&[f32]]>,
-        r: std::ops::Range<usize>,
-        info: &mut BlockInfo,
-    ) {
-        self.dynamics_with_pre(bufs, sidechain, r, info, false);
-    }
-
-    /// [`Self::dynamics`]; `pre`: `pre_eq` holds the EQ section's input (EQ-first order), which
-    /// the gate's gain (and bypass crossfade) then reaches too, and the compressor's EQ'd key
-    /// is built from it.
-    fn dynamics_with_pre(
         &mut self,
         bufs: &mut [&mut [f32]],
         sidechain: Option<&[&[f32]]>,
