@@ -536,11 +536,18 @@ mod x86 {
     }
 
     /// Runs `c.len()` sections (more than `4 (P - 1)`, at most `4 P`) over `buf` as a skewed
-    /// pipeline, like [`skewed`] but with four sections per vector: lanes `2j`, `2j + 1` of
-    /// vector `p` hold section `4p + j`, channels 0 and 1. In iteration `n` section `k`
-    /// processes sample `n - k`; its input is section `k - 1`'s output of the previous
-    /// iteration, which one lane rotation across two vectors (`valignq`) puts in place. Lanes
-    /// past the last section have zero coefficients and state and are never stored.
+    /// pipeline like [`skewed`], with four sections per vector and a skew of *two* samples per
+    /// section: lanes `2j`, `2j + 1` of vector `p` hold section `4p + j`, channels 0 and 1. In
+    /// iteration `n` section `k` processes sample `n - 2k`; its input is section `k - 1`'s
+    /// output of two iterations earlier, which one lane rotation across two vectors
+    /// (`valignq`) puts in place. Lanes past the last section have zero coefficients and state
+    /// and are never stored.
+    ///
+    /// NOTE: the rotation takes about 5 cycles on Zen 5. With a skew of one sample it sat on
+    /// the chain from one iteration's outputs to the next's (rotation, then the output's
+    /// multiply-add: about 9 cycles per iteration); with a skew of two it has a whole
+    /// iteration to complete, and an iteration is bound by each section's own recursion
+    /// (`s1 -> y -> s1`, two multiply-adds).
     ///
     /// # Safety
     /// The CPU must support AVX-512 F/VL/DQ, AVX2 and FMA.
@@ -549,9 +556,10 @@ mod x86 {
     unsafe fn skewed512<const P: usize>(c: &[Coef], st: &mut [State], buf: &mut [[f64; 2]]) {
         use std::arch::x86_64::{
             __m512d, _mm_loadu_pd, _mm_setzero_pd, _mm_storeu_pd, _mm512_alignr_epi64,
-            _mm512_broadcast_f64x2, _mm512_castpd_si512, _mm512_castsi512_pd,
-            _mm512_extractf64x2_pd, _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_mask_blend_pd,
-            _mm512_mul_pd, _mm512_setzero_pd, _mm512_storeu_pd,
+            _mm512_broadcast_f64x2, _mm512_castpd_si512, _mm512_castpd512_pd128,
+            _mm512_castsi512_pd, _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_mask_blend_pd,
+            _mm512_mul_pd, _mm512_permutexvar_pd, _mm512_set_epi64, _mm512_setzero_pd,
+            _mm512_storeu_pd,
         };
         let sections = c.len();
         assert!(sections > 4 * (P - 1) && sections <= 4 * P && st.len() == sections);
@@ -568,19 +576,30 @@ mod x86 {
                 rows[p][r][2 * j + 1] = v[1];
             }
         }
+        /// Registers of the pass: per vector the state and the last two iterations' outputs.
+        struct Regs<const P: usize> {
+            s1: [__m512d; P],
+            s2: [__m512d; P],
+            /// Outputs of the previous iteration.
+            y1: [__m512d; P],
+            /// Outputs of the iteration before that (the inputs of this one).
+            y2: [__m512d; P],
+        }
         // SAFETY: the CPU has the features (caller's contract); every pointer below points
         // into `rows`, a local array, or `buf` at a sample index below `len`.
         unsafe {
             let k: [[__m512d; 5]; P] = std::array::from_fn(|p| {
                 std::array::from_fn(|r| _mm512_loadu_pd(rows[p][r].as_ptr()))
             });
-            let mut s1: [__m512d; P] =
-                std::array::from_fn(|p| _mm512_loadu_pd(rows[p][5].as_ptr()));
-            let mut s2: [__m512d; P] =
-                std::array::from_fn(|p| _mm512_loadu_pd(rows[p][6].as_ptr()));
-            let mut y: [__m512d; P] = [_mm512_setzero_pd(); P];
-            let lag = sections - 1;
-            let (last_v, last_j) = (lag / 4, lag % 4);
+            let mut regs = Regs::<P> {
+                s1: std::array::from_fn(|p| _mm512_loadu_pd(rows[p][5].as_ptr())),
+                s2: std::array::from_fn(|p| _mm512_loadu_pd(rows[p][6].as_ptr())),
+                y1: [_mm512_setzero_pd(); P],
+                y2: [_mm512_setzero_pd(); P],
+            };
+            let last = sections - 1;
+            let lag = 2 * last;
+            let last_j = last % 4;
             let ptr = buf.as_mut_ptr() as *mut f64;
 
             /// One iteration; `MASKED`: only the sections in `busy` ([`busy_lanes`] of those
@@ -588,37 +607,37 @@ mod x86 {
             #[inline(always)]
             unsafe fn iteration<const P: usize, const MASKED: bool>(
                 k: &[[__m512d; 5]; P],
-                s1: &mut [__m512d; P],
-                s2: &mut [__m512d; P],
-                y: &mut [__m512d; P],
+                r: &mut Regs<P>,
                 input: __m512d,
                 busy: u32,
             ) {
                 // SAFETY: register arithmetic (AVX-512: caller's contract).
                 unsafe {
-                    // Descending, so that vector `p` reads the previous iteration's outputs.
+                    // Descending, so that vector `p` reads vector `p - 1`'s outputs of two
+                    // iterations ago before they shift out.
                     for p in (0..P).rev() {
-                        let below = if p == 0 { input } else { y[p - 1] };
+                        let below = if p == 0 { input } else { r.y2[p - 1] };
                         // [below 6, below 7, y 0, ..., y 5]: each section's input.
                         let x = _mm512_castsi512_pd(_mm512_alignr_epi64::<6>(
-                            _mm512_castpd_si512(y[p]),
+                            _mm512_castpd_si512(r.y2[p]),
                             _mm512_castpd_si512(below),
                         ));
                         let [b0, b1, b2, na1, na2] = k[p];
-                        let out = _mm512_fmadd_pd(b0, x, s1[p]);
-                        let n1 = _mm512_fmadd_pd(na1, out, _mm512_fmadd_pd(b1, x, s2[p]));
+                        let out = _mm512_fmadd_pd(b0, x, r.s1[p]);
+                        let n1 = _mm512_fmadd_pd(na1, out, _mm512_fmadd_pd(b1, x, r.s2[p]));
                         let n2 = _mm512_fmadd_pd(na2, out, _mm512_mul_pd(b2, x));
                         if MASKED {
                             let m = (busy >> (8 * p)) as u8;
-                            s1[p] = _mm512_mask_blend_pd(m, s1[p], n1);
-                            s2[p] = _mm512_mask_blend_pd(m, s2[p], n2);
+                            r.s1[p] = _mm512_mask_blend_pd(m, r.s1[p], n1);
+                            r.s2[p] = _mm512_mask_blend_pd(m, r.s2[p], n2);
                         } else {
-                            s1[p] = n1;
-                            s2[p] = n2;
+                            r.s1[p] = n1;
+                            r.s2[p] = n2;
                         }
                         // Idle sections' outputs are stale; they only reach sections that
-                        // are idle in the next iteration too.
-                        y[p] = out;
+                        // are idle two iterations later too.
+                        r.y2[p] = r.y1[p];
+                        r.y1[p] = out;
                     }
                 }
             }
@@ -629,45 +648,50 @@ mod x86 {
                     _mm512_broadcast_f64x2(_mm_setzero_pd())
                 }
             };
-            let store = |y: &[__m512d; P], n: usize| {
+            // NOTE: the last section is always in the last vector, and its lanes are moved
+            // down by a permutation (not a `match` on the lane: that compiled to a jump table
+            // per iteration and kept the outputs in memory).
+            let pick = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 2 * last_j as i64 + 1, 2 * last_j as i64);
+            let store = |r: &Regs<P>, n: usize| {
                 if n >= lag {
-                    let v = y[last_v];
-                    let o = match last_j {
-                        0 => _mm512_extractf64x2_pd::<0>(v),
-                        1 => _mm512_extractf64x2_pd::<1>(v),
-                        2 => _mm512_extractf64x2_pd::<2>(v),
-                        _ => _mm512_extractf64x2_pd::<3>(v),
-                    };
-                    _mm_storeu_pd(ptr.add(2 * (n - lag)), o);
+                    let o = _mm512_permutexvar_pd(pick, r.y1[P - 1]);
+                    _mm_storeu_pd(ptr.add(2 * (n - lag)), _mm512_castpd512_pd128(o));
                 }
+            };
+            // Sections with a sample in `0..len` in iteration `n` (section `k` processes
+            // `n - 2k`).
+            let busy = |n: usize| {
+                let lo = (n + 1).saturating_sub(len).div_ceil(2);
+                busy_lanes(lo, (n / 2).min(last))
             };
             let end = len + lag;
             let full_from = lag.min(len);
             let mut n = 0;
             // Fill (and, for chunks shorter than the pipeline, everything).
             while n < full_from {
-                let (lo, hi) = ((n + 1).saturating_sub(len), n.min(lag));
-                iteration::<P, true>(&k, &mut s1, &mut s2, &mut y, load(n), busy_lanes(lo, hi));
-                store(&y, n);
+                iteration::<P, true>(&k, &mut regs, load(n), busy(n));
+                store(&regs, n);
                 n += 1;
             }
-            // Every section busy.
-            while n < len {
-                let input = _mm512_broadcast_f64x2(_mm_loadu_pd(ptr.add(2 * n)));
-                iteration::<P, false>(&k, &mut s1, &mut s2, &mut y, input, 0);
-                store(&y, n);
-                n += 1;
+            // Every section busy; two iterations per pass, so that the outputs' rotation
+            // through `y1`, `y2` needs no register moves.
+            while n + 2 <= len {
+                for i in [n, n + 1] {
+                    let input = _mm512_broadcast_f64x2(_mm_loadu_pd(ptr.add(2 * i)));
+                    iteration::<P, false>(&k, &mut regs, input, 0);
+                    store(&regs, i);
+                }
+                n += 2;
             }
             // Drain.
             while n < end {
-                let (lo, hi) = ((n + 1).saturating_sub(len), n.min(lag));
-                iteration::<P, true>(&k, &mut s1, &mut s2, &mut y, load(n), busy_lanes(lo, hi));
-                store(&y, n);
+                iteration::<P, true>(&k, &mut regs, load(n), busy(n));
+                store(&regs, n);
                 n += 1;
             }
-            for p in 0..P {
-                _mm512_storeu_pd(rows[p][5].as_mut_ptr(), s1[p]);
-                _mm512_storeu_pd(rows[p][6].as_mut_ptr(), s2[p]);
+            for (row, (s1, s2)) in rows.iter_mut().zip(regs.s1.iter().zip(&regs.s2)) {
+                _mm512_storeu_pd(row[5].as_mut_ptr(), *s1);
+                _mm512_storeu_pd(row[6].as_mut_ptr(), *s2);
             }
         }
         for (i, s) in st.iter_mut().enumerate() {
@@ -1534,7 +1558,7 @@ mod tests {
         let mut c = sections(48_000.0);
         c.extend(sections(96_000.0));
         for n in 1..=c.len() {
-            for chunk in [1, 2, 3, 5, 7, 8, 64, 333] {
+            for chunk in [1, 2, 3, 4, 5, 7, 8, 9, 23, 64, 333] {
                 let mut rng = Rng::new(5);
                 let input: Vec<[f64; 2]> =
                     (0..1000).map(|_| [rng.bipolar(), rng.bipolar()]).collect();

@@ -315,6 +315,130 @@ mod sse {
         unsafe { _mm_and_ps(x, _mm_cmpeq_ps(_mm_sub_ps(x, x), _mm_setzero_ps())) }
     }
 
+    /// How a kernel reads its input and writes its output, one sample or two at a time (the
+    /// pairs load and store with a shuffle or two instead of per-lane inserts and extracts).
+    pub(super) trait Io {
+        /// Sample `n` in the lanes' order, non-finite lanes zeroed.
+        unsafe fn input(&mut self, n: usize) -> __m128;
+        /// Samples `n` and `n + 1`.
+        unsafe fn input2(&mut self, n: usize) -> (__m128, __m128);
+        /// The last section's output for time `t`.
+        unsafe fn emit(&mut self, s: __m128, t: usize);
+        /// The last section's outputs for times `t` and `t + 1`.
+        unsafe fn emit2(&mut self, s0: __m128, s1: __m128, t: usize);
+    }
+
+    /// The upsampler's block: lanes `[path 0 ch a, path 0 ch b, path 1 ch a, path 1 ch b]`,
+    /// each input sample in both paths, each time two output samples per channel.
+    pub(super) struct UpIo {
+        pub(super) pa: *const f32,
+        pub(super) pb: *const f32,
+        pub(super) qa: *mut f32,
+        pub(super) qb: *mut f32,
+    }
+
+    impl Io for UpIo {
+        #[inline(always)]
+        unsafe fn input(&mut self, n: usize) -> __m128 {
+            // SAFETY: the kernel reads `n < len` (its contract).
+            unsafe {
+                let (a, b) = (*self.pa.add(n), *self.pb.add(n));
+                finite(_mm_setr_ps(a, b, a, b))
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn input2(&mut self, n: usize) -> (__m128, __m128) {
+            // SAFETY: as `input`, for `n + 1`.
+            unsafe {
+                let la = _mm_castpd_ps(_mm_load_sd(self.pa.add(n) as *const f64));
+                let lb = _mm_castpd_ps(_mm_load_sd(self.pb.add(n) as *const f64));
+                let t = finite(_mm_unpacklo_ps(la, lb)); // [a0, b0, a1, b1]
+                (_mm_movelh_ps(t, t), _mm_movehl_ps(t, t))
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn emit(&mut self, s: __m128, t: usize) {
+            // SAFETY: the kernel writes times `t < len`, outputs `2t, 2t + 1 < 2 len`.
+            unsafe {
+                // [p0 a, p0 b, p1 a, p1 b] -> a: [p0 a, p1 a], b: [p0 b, p1 b].
+                let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(s, s));
+                _mm_store_sd(self.qa.add(2 * t) as *mut f64, o);
+                _mm_storeh_pd(self.qb.add(2 * t) as *mut f64, o);
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn emit2(&mut self, s0: __m128, s1: __m128, t: usize) {
+            // SAFETY: as `emit`, for `t + 1`.
+            unsafe {
+                _mm_storeu_ps(self.qa.add(2 * t), _mm_shuffle_ps::<0b10_00_10_00>(s0, s1));
+                _mm_storeu_ps(self.qb.add(2 * t), _mm_shuffle_ps::<0b11_01_11_01>(s0, s1));
+            }
+        }
+    }
+
+    /// The downsampler's block: lanes `[path 1 a, path 1 b, path 0 a, path 0 b]` take input
+    /// samples `2n` and `2n + 1` of both channels; the output is the mean of the two paths.
+    pub(super) struct DownIo {
+        pub(super) pa: *const f32,
+        pub(super) pb: *const f32,
+        pub(super) qa: *mut f32,
+        pub(super) qb: *mut f32,
+    }
+
+    impl Io for DownIo {
+        #[inline(always)]
+        unsafe fn input(&mut self, n: usize) -> __m128 {
+            // SAFETY: the kernel reads `n < len`, inputs `2n, 2n + 1 < 2 len`.
+            unsafe {
+                let la = _mm_castpd_ps(_mm_load_sd(self.pa.add(2 * n) as *const f64));
+                let lb = _mm_castpd_ps(_mm_load_sd(self.pb.add(2 * n) as *const f64));
+                // [ia 2n, ib 2n, ia 2n+1, ib 2n+1]
+                finite(_mm_unpacklo_ps(la, lb))
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn input2(&mut self, n: usize) -> (__m128, __m128) {
+            // SAFETY: as `input`, for `n + 1`.
+            unsafe {
+                let la = _mm_loadu_ps(self.pa.add(2 * n));
+                let lb = _mm_loadu_ps(self.pb.add(2 * n));
+                (
+                    finite(_mm_unpacklo_ps(la, lb)),
+                    finite(_mm_unpackhi_ps(la, lb)),
+                )
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn emit(&mut self, s: __m128, t: usize) {
+            // SAFETY: the kernel writes times `t < len`.
+            unsafe {
+                let r = _mm_mul_ps(_mm_add_ps(s, _mm_movehl_ps(s, s)), _mm_set1_ps(0.5));
+                *self.qa.add(t) = _mm_cvtss_f32(r);
+                *self.qb.add(t) = _mm_cvtss_f32(_mm_shuffle_ps::<0b01_01_01_01>(r, r));
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn emit2(&mut self, s0: __m128, s1: __m128, t: usize) {
+            // SAFETY: as `emit`, for `t + 1`.
+            unsafe {
+                // Lanes [path 1 a, path 1 b, path 0 a, path 0 b] of two samples ->
+                // [ya, yb, ya', yb'].
+                let u = _mm_movelh_ps(s0, s1);
+                let w = _mm_movehl_ps(s1, s0);
+                let r = _mm_mul_ps(_mm_add_ps(u, w), _mm_set1_ps(0.5));
+                let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(r, r));
+                _mm_store_sd(self.qa.add(t) as *mut f64, o);
+                _mm_storeh_pd(self.qb.add(t) as *mut f64, o);
+            }
+        }
+    }
+
     /// Registers of one network: coefficients, negated coefficients and state.
     struct Net {
         c: [__m128; SECTIONS],
@@ -395,6 +519,41 @@ mod sse {
         ((n + 1).saturating_sub(len), n.min(SECTIONS - 1))
     }
 
+    /// Runs one block of `len` samples through the pipeline: fill (sections starting one by
+    /// one), pairs of samples while every section is busy, then single samples and the drain.
+    ///
+    /// # Safety
+    /// `FMA` requires AVX2 + FMA; `io` must accept every `n < len` and `t < len`.
+    #[inline(always)]
+    unsafe fn run<const FMA: bool>(net: &mut Net, len: usize, io: &mut impl Io) {
+        const LAG: usize = SECTIONS - 1;
+        // SAFETY: `io` is called for `n < len` and times `n - LAG < len` only.
+        unsafe {
+            let mut n = 0;
+            while n < len + LAG {
+                if n >= LAG && n + 2 <= len {
+                    let (x0, x1) = io.input2(n);
+                    let s0 = net.wave::<FMA>(x0, 0, LAG);
+                    let s1 = net.wave::<FMA>(x1, 0, LAG);
+                    io.emit2(s0, s1, n - LAG);
+                    n += 2;
+                    continue;
+                }
+                let (lo, hi) = active(n, len);
+                let t = if lo == 0 {
+                    io.input(n)
+                } else {
+                    _mm_setzero_ps()
+                };
+                let s = net.wave::<FMA>(t, lo, hi);
+                if n >= LAG {
+                    io.emit(s, n - LAG);
+                }
+                n += 1;
+            }
+        }
+    }
+
     /// Upsampling kernel (see [`super::up_generic`]).
     ///
     /// # Safety
@@ -410,41 +569,17 @@ mod sse {
     ) {
         let len = a.len();
         assert!(b.len() >= len && oa.len() >= 2 * len && ob.len() >= 2 * len);
-        const LAG: usize = SECTIONS - 1;
         // SAFETY: every access is inside the lengths checked above: inputs at `n < len`,
         // outputs at `n - LAG < len`.
         unsafe {
             let mut net = Net::load(coefs, st);
-            let (pa, pb) = (a.as_ptr(), b.as_ptr());
-            let (qa, qb) = (oa.as_mut_ptr(), ob.as_mut_ptr());
-            let mut n = 0;
-            while n < len + LAG {
-                if n >= LAG && n + 2 <= len {
-                    let la = _mm_castpd_ps(_mm_load_sd(pa.add(n) as *const f64));
-                    let lb = _mm_castpd_ps(_mm_load_sd(pb.add(n) as *const f64));
-                    let t = finite(_mm_unpacklo_ps(la, lb)); // [a0, b0, a1, b1]
-                    let s0 = net.wave::<FMA>(_mm_movelh_ps(t, t), 0, LAG);
-                    let s1 = net.wave::<FMA>(_mm_movehl_ps(t, t), 0, LAG);
-                    let o = 2 * (n - LAG);
-                    _mm_storeu_ps(qa.add(o), _mm_shuffle_ps::<0b10_00_10_00>(s0, s1));
-                    _mm_storeu_ps(qb.add(o), _mm_shuffle_ps::<0b11_01_11_01>(s0, s1));
-                    n += 2;
-                    continue;
-                }
-                let (lo, hi) = active(n, len);
-                let t = if lo == 0 {
-                    finite(_mm_setr_ps(a[n], b[n], a[n], b[n]))
-                } else {
-                    _mm_setzero_ps()
-                };
-                let s = net.wave::<FMA>(t, lo, hi);
-                if n >= LAG {
-                    let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(s, s));
-                    _mm_store_sd(qa.add(2 * (n - LAG)) as *mut f64, o);
-                    _mm_storeh_pd(qb.add(2 * (n - LAG)) as *mut f64, o);
-                }
-                n += 1;
-            }
+            let mut io = UpIo {
+                pa: a.as_ptr(),
+                pb: b.as_ptr(),
+                qa: oa.as_mut_ptr(),
+                qb: ob.as_mut_ptr(),
+            };
+            run::<FMA>(&mut net, len, &mut io);
             net.store(st);
         }
         st.guard();
@@ -465,51 +600,17 @@ mod sse {
     ) {
         let len = a.len();
         assert!(b.len() >= len && ia.len() >= 2 * len && ib.len() >= 2 * len);
-        const LAG: usize = SECTIONS - 1;
         // SAFETY: every access is inside the lengths checked above: inputs at `2n + 1 < 2 len`,
         // outputs at `n - LAG < len`.
         unsafe {
             let mut net = Net::load(coefs, st);
-            let (pa, pb) = (ia.as_ptr(), ib.as_ptr());
-            let (qa, qb) = (a.as_mut_ptr(), b.as_mut_ptr());
-            let half = _mm_set1_ps(0.5);
-            let mut n = 0;
-            while n < len + LAG {
-                if n >= LAG && n + 2 <= len {
-                    let la = _mm_loadu_ps(pa.add(2 * n));
-                    let lb = _mm_loadu_ps(pb.add(2 * n));
-                    let s0 = net.wave::<FMA>(finite(_mm_unpacklo_ps(la, lb)), 0, LAG);
-                    let s1 = net.wave::<FMA>(finite(_mm_unpackhi_ps(la, lb)), 0, LAG);
-                    // Lanes [path 1 a, path 1 b, path 0 a, path 0 b] of two samples ->
-                    // [ya, yb, ya', yb'].
-                    let u = _mm_movelh_ps(s0, s1);
-                    let w = _mm_movehl_ps(s1, s0);
-                    let r = _mm_mul_ps(_mm_add_ps(u, w), half);
-                    let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(r, r));
-                    _mm_store_sd(qa.add(n - LAG) as *mut f64, o);
-                    _mm_storeh_pd(qb.add(n - LAG) as *mut f64, o);
-                    n += 2;
-                    continue;
-                }
-                let (lo, hi) = active(n, len);
-                let t = if lo == 0 {
-                    finite(_mm_setr_ps(
-                        ia[2 * n],
-                        ib[2 * n],
-                        ia[2 * n + 1],
-                        ib[2 * n + 1],
-                    ))
-                } else {
-                    _mm_setzero_ps()
-                };
-                let s = net.wave::<FMA>(t, lo, hi);
-                if n >= LAG {
-                    let r = _mm_mul_ps(_mm_add_ps(s, _mm_movehl_ps(s, s)), half);
-                    a[n - LAG] = _mm_cvtss_f32(r);
-                    b[n - LAG] = _mm_cvtss_f32(_mm_shuffle_ps::<0b01_01_01_01>(r, r));
-                }
-                n += 1;
-            }
+            let mut io = DownIo {
+                pa: ia.as_ptr(),
+                pb: ib.as_ptr(),
+                qa: a.as_mut_ptr(),
+                qb: b.as_mut_ptr(),
+            };
+            run::<FMA>(&mut net, len, &mut io);
             net.store(st);
         }
         st.guard();
@@ -527,6 +628,7 @@ mod sse {
 /// so the same results bit for bit as the AVX2 + FMA kernels.
 #[cfg(target_arch = "x86_64")]
 mod wide {
+    use super::sse::{DownIo, Io, UpIo};
     use super::{Chains, SECTIONS};
     use std::arch::x86_64::*;
 
@@ -643,19 +745,15 @@ mod wide {
         }
     }
 
-    /// Runs one block of `len` samples through the pipeline: `input(n)` gives sample `n < len`,
-    /// and `emit(s, t)` receives the last section's output for time `t`, from iteration `LAG`
-    /// on (fill, every section busy, drain).
+    /// Runs one block of `len` samples through the pipeline: `io` gives sample `n < len` and
+    /// receives the last section's output for time `t`, from iteration `LAG` on (fill, every
+    /// section busy, drain).
     ///
     /// # Safety
-    /// The CPU must support AVX-512F/VL, AVX2 and FMA.
+    /// The CPU must support AVX-512F/VL, AVX2 and FMA; `io` must accept every `n < len` and
+    /// `t < len`.
     #[inline(always)]
-    unsafe fn drive(
-        net: &mut Net,
-        len: usize,
-        mut input: impl FnMut(usize) -> __m128,
-        mut emit: impl FnMut(__m128, usize),
-    ) {
+    unsafe fn drive(net: &mut Net, len: usize, io: &mut impl Io) {
         // SAFETY: register arithmetic (caller's contract).
         unsafe {
             if len >= LAG {
@@ -666,29 +764,49 @@ mod wide {
                 const _: () = assert!(LAG == 8);
                 macro_rules! fill {
                     ($($i:literal)*) => {$(
-                        net.wave(input($i), |k| busy(k, $i, LAG));
+                        net.wave(io.input($i), |k| busy(k, $i, LAG));
                     )*};
                 }
                 macro_rules! drain {
                     ($($i:literal)*) => {$(
                         let s = net.wave(_mm_setzero_ps(), |k| busy(k, LAG + $i, LAG));
-                        emit(s, len - LAG + $i);
+                        io.emit(s, len - LAG + $i);
                     )*};
                 }
                 fill!(0 1 2 3 4 5 6 7);
-                for n in LAG..len {
-                    let s = net.wave(input(n), |_| Busy::Run);
-                    emit(s, n - LAG);
+                // NOTE: six iterations per loop pass. The state rotates through three outputs
+                // per section (`h0..h2`), so after three iterations (and six) every value is
+                // back in its register: no register moves. Samples are read and written in
+                // pairs (one shuffle per pair instead of inserts and extracts per sample). An
+                // iteration is then about its ten FMAs; it was about 40 instructions.
+                let mut n = LAG;
+                while n + 6 <= len {
+                    for j in [0, 2, 4] {
+                        let (x0, x1) = io.input2(n + j);
+                        let s0 = net.wave(x0, |_| Busy::Run);
+                        let s1 = net.wave(x1, |_| Busy::Run);
+                        io.emit2(s0, s1, n + j - LAG);
+                    }
+                    n += 6;
+                }
+                while n < len {
+                    let s = net.wave(io.input(n), |_| Busy::Run);
+                    io.emit(s, n - LAG);
+                    n += 1;
                 }
                 drain!(0 1 2 3 4 5 6 7);
                 return;
             }
             let mut n = 0;
             while n < len + LAG {
-                let x = if n < len { input(n) } else { _mm_setzero_ps() };
+                let x = if n < len {
+                    io.input(n)
+                } else {
+                    _mm_setzero_ps()
+                };
                 let s = net.wave(x, |k| busy(k, n, len));
                 if n >= LAG {
-                    emit(s, n - LAG);
+                    io.emit(s, n - LAG);
                 }
                 n += 1;
             }
@@ -714,15 +832,13 @@ mod wide {
         // outputs at times `t < len`.
         unsafe {
             let mut net = Net::load(coefs, st);
-            let (qa, qb) = (oa.as_mut_ptr(), ob.as_mut_ptr());
-            let input = |n: usize| super::sse::finite(_mm_setr_ps(a[n], b[n], a[n], b[n]));
-            let emit = |s: __m128, t: usize| {
-                // [p0 a, p0 b, p1 a, p1 b] -> a: [p0 a, p1 a], b: [p0 b, p1 b].
-                let o = _mm_castps_pd(_mm_shuffle_ps::<0b11_01_10_00>(s, s));
-                _mm_store_sd(qa.add(2 * t) as *mut f64, o);
-                _mm_storeh_pd(qb.add(2 * t) as *mut f64, o);
+            let mut io = UpIo {
+                pa: a.as_ptr(),
+                pb: b.as_ptr(),
+                qa: oa.as_mut_ptr(),
+                qb: ob.as_mut_ptr(),
             };
-            drive(&mut net, len, input, emit);
+            drive(&mut net, len, &mut io);
             net.store(st);
         }
         st.guard();
@@ -747,20 +863,13 @@ mod wide {
         // outputs at times `t < len`.
         unsafe {
             let mut net = Net::load(coefs, st);
-            let (pa, pb) = (ia.as_ptr(), ib.as_ptr());
-            let half = _mm_set1_ps(0.5);
-            let input = |n: usize| {
-                let la = _mm_castpd_ps(_mm_load_sd(pa.add(2 * n) as *const f64));
-                let lb = _mm_castpd_ps(_mm_load_sd(pb.add(2 * n) as *const f64));
-                // [ia 2n, ib 2n, ia 2n+1, ib 2n+1]
-                super::sse::finite(_mm_unpacklo_ps(la, lb))
+            let mut io = DownIo {
+                pa: ia.as_ptr(),
+                pb: ib.as_ptr(),
+                qa: a.as_mut_ptr(),
+                qb: b.as_mut_ptr(),
             };
-            let emit = |s: __m128, t: usize| {
-                let r = _mm_mul_ps(_mm_add_ps(s, _mm_movehl_ps(s, s)), half);
-                a[t] = _mm_cvtss_f32(r);
-                b[t] = _mm_cvtss_f32(_mm_shuffle_ps::<0b01_01_01_01>(r, r));
-            };
-            drive(&mut net, len, input, emit);
+            drive(&mut net, len, &mut io);
             net.store(st);
         }
         st.guard();
@@ -1039,7 +1148,7 @@ mod tests {
         let a: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.37).sin() * 0.8).collect();
         let b: Vec<f32> = (0..n).map(|i| ((i as f32) * 0.11).cos() * 0.5).collect();
         let (uc, dc) = (lane_coefs(false), lane_coefs(true));
-        for block in [1, 2, 3, 7, 8, 9, 64, 333] {
+        for block in [1, 2, 3, 7, 8, 9, 14, 17, 64, 333] {
             let mut out = Vec::new();
             for wide in [false, true] {
                 let (mut su, mut sd) = (Chains::default(), Chains::default());
