@@ -8,8 +8,10 @@
 //!
 //! Processes `shared_dsp::signal::programme(48000, 60 s, seed 1)` in stereo (10 s with `--quick`)
 //! at each host block size and prints "x realtime" (seconds of 48 kHz stereo audio per CPU second
-//! of the audio thread; the fastest of `--repeat` runs, default 3), beside a pass-through reference: the same host loop (the same buffer
-//! copies in and out) copying input to output without a plugin, measured in the same run.
+//! of the audio thread; the fastest of `--repeat` runs, default 5, and the median), beside a
+//! pass-through reference: the same host loop (the same buffer copies in and out) copying input
+//! to output without a plugin, measured in the same rounds. The repeats are interleaved: each
+//! round runs the reference and every plugin at every block size once.
 
 use postmix_tests::{
     Blocks, HostBuffers, Library, Plugin, Run, bundle_dir, clap_bundles, param_id_hash,
@@ -70,7 +72,7 @@ struct Options {
     blocks: Vec<usize>,
     /// Skip the engine table.
     plugins_only: bool,
-    /// Timed runs per plugin and block size; the fastest counts.
+    /// Timed runs (rounds) per plugin and block size; the fastest counts.
     repeat: usize,
 }
 
@@ -79,7 +81,7 @@ fn parse_args() -> Result<Options, String> {
         seconds: 60.0,
         blocks: vec![64, 1024],
         plugins_only: false,
-        repeat: 3,
+        repeat: 5,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -156,9 +158,40 @@ fn apply_settings(plugin: &mut Plugin) -> Result<Vec<String>, String> {
 struct Row {
     name: String,
     block: usize,
+    /// From the fastest run.
     x_realtime: f64,
+    /// From the median run.
+    median: f64,
+    /// The pass-through reference's fastest run.
     reference: f64,
     note: String,
+}
+
+/// A plugin under test: its instance and its timed runs (seconds) per block size (no runs
+/// once it failed).
+struct Subject {
+    name: String,
+    plugin: Plugin,
+    /// The bench settings applied, as "name=value".
+    applied: Vec<String>,
+    runs: Vec<Vec<f64>>,
+}
+
+/// Fastest and median of a set of run times.
+struct Stats {
+    fastest: f64,
+    median: f64,
+}
+
+impl Stats {
+    fn of(runs: &[f64]) -> Self {
+        let mut v = runs.to_vec();
+        v.sort_by(f64::total_cmp);
+        Self {
+            fastest: v[0],
+            median: v[v.len() / 2],
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -191,77 +224,41 @@ fn main() -> ExitCode {
         }
     );
 
-    // The pass-through reference, per block size, with a plain stereo port layout.
-    let reference: Vec<f64> = opts
-        .blocks
-        .iter()
-        .map(|&block| {
-            let mut bufs = HostBuffers::new(&[2], &[2], block);
-            bufs.passthrough(&Run::new(&warmup, Blocks::Fixed(block)));
-            let seconds = (0..opts.repeat)
-                .map(|_| {
-                    let p = bufs.passthrough(&Run::new(&input, Blocks::Fixed(block)));
-                    p.cpu_seconds.unwrap_or(p.wall_seconds).max(1e-9)
-                })
-                .fold(f64::INFINITY, f64::min);
-            opts.seconds / seconds
-        })
-        .collect();
-
-    let mut rows = Vec::new();
+    // Every plugin, instantiated with its bench settings and warmed up at each block size.
     let mut failed = false;
+    let mut libs = Vec::new();
+    let mut subjects = Vec::new();
     for path in &bundles {
-        let lib = match Library::load(path) {
-            Ok(l) => l,
+        match Library::load(path) {
+            Ok(l) => libs.push(l),
             Err(e) => {
                 eprintln!("FAILED {}: {e}", path.display());
                 failed = true;
-                continue;
             }
-        };
+        }
+    }
+    for lib in &libs {
         for d in lib.descriptors() {
-            let result = (|| -> Result<Vec<Row>, String> {
+            let made = (|| -> Result<Subject, String> {
                 let mut plugin = lib.instantiate(&d.id).map_err(|e| e.to_string())?;
                 let applied = apply_settings(&mut plugin)?;
-                let mut out = Vec::new();
-                for (&block, &reference) in opts.blocks.iter().zip(&reference) {
+                for &block in &opts.blocks {
                     plugin
                         .activate(FS, 1, block as u32)
                         .map_err(|e| e.to_string())?;
                     plugin
                         .process(&Run::new(&warmup, Blocks::Fixed(block)))
                         .map_err(|e| e.to_string())?;
-                    // The fastest of `repeat` runs, each from a fresh activation: the others
-                    // were slowed by something else on the machine.
-                    let mut seconds = f64::INFINITY;
-                    for _ in 0..opts.repeat {
-                        plugin
-                            .activate(FS, 1, block as u32)
-                            .map_err(|e| e.to_string())?;
-                        let p = plugin
-                            .process(&Run::new(&input, Blocks::Fixed(block)))
-                            .map_err(|e| e.to_string())?;
-                        if p.output.iter().flatten().any(|v| !v.is_finite()) {
-                            return Err(format!("non-finite output at block {block}"));
-                        }
-                        seconds = seconds.min(p.cpu_seconds.unwrap_or(p.wall_seconds).max(1e-9));
-                    }
-                    let mut note = format!("latency {}", plugin.latency());
-                    if !applied.is_empty() {
-                        note.push_str(&format!("; {}", applied.join(", ")));
-                    }
-                    out.push(Row {
-                        name: d.name.clone(),
-                        block,
-                        x_realtime: opts.seconds / seconds,
-                        reference,
-                        note,
-                    });
                 }
-                Ok(out)
+                Ok(Subject {
+                    name: d.name.clone(),
+                    plugin,
+                    applied,
+                    runs: vec![Vec::new(); opts.blocks.len()],
+                })
             })();
-            match result {
-                Ok(r) => rows.extend(r),
+            match made {
+                Ok(s) => subjects.push(s),
                 Err(e) => {
                     eprintln!("FAILED {}: {e}", d.name);
                     failed = true;
@@ -270,17 +267,86 @@ fn main() -> ExitCode {
         }
     }
 
+    // NOTE: the repeats are interleaved: each round times the pass-through reference and then
+    // every plugin at every block size once. On a shared machine whose speed drifts for
+    // seconds at a time, back-to-back repeats of one plugin all land in the same phase; spread
+    // over the whole benchmark, the fastest run of each is the least disturbed one.
+    let mut reference_runs = vec![Vec::new(); opts.blocks.len()];
+    let mut passthrough: Vec<HostBuffers> = opts
+        .blocks
+        .iter()
+        .map(|&block| {
+            let mut bufs = HostBuffers::new(&[2], &[2], block);
+            bufs.passthrough(&Run::new(&warmup, Blocks::Fixed(block)));
+            bufs
+        })
+        .collect();
+    for _ in 0..opts.repeat {
+        for (b, &block) in opts.blocks.iter().enumerate() {
+            let p = passthrough[b].passthrough(&Run::new(&input, Blocks::Fixed(block)));
+            reference_runs[b].push(p.cpu_seconds.unwrap_or(p.wall_seconds).max(1e-9));
+        }
+        for subject in subjects.iter_mut().filter(|s| !s.runs.is_empty()) {
+            let timed = (|| -> Result<(), String> {
+                for (b, &block) in opts.blocks.iter().enumerate() {
+                    // Each run from a fresh activation.
+                    subject
+                        .plugin
+                        .activate(FS, 1, block as u32)
+                        .map_err(|e| e.to_string())?;
+                    let p = subject
+                        .plugin
+                        .process(&Run::new(&input, Blocks::Fixed(block)))
+                        .map_err(|e| e.to_string())?;
+                    if p.output.iter().flatten().any(|v| !v.is_finite()) {
+                        return Err(format!("non-finite output at block {block}"));
+                    }
+                    subject.runs[b].push(p.cpu_seconds.unwrap_or(p.wall_seconds).max(1e-9));
+                }
+                Ok(())
+            })();
+            if let Err(e) = timed {
+                eprintln!("FAILED {}: {e}", subject.name);
+                failed = true;
+                subject.runs.clear();
+            }
+        }
+    }
+
+    let reference: Vec<Stats> = reference_runs.iter().map(|r| Stats::of(r)).collect();
+    let mut rows = Vec::new();
+    for subject in subjects.iter_mut().filter(|s| !s.runs.is_empty()) {
+        for (b, &block) in opts.blocks.iter().enumerate() {
+            let t = Stats::of(&subject.runs[b]);
+            let mut note = format!("latency {}", subject.plugin.latency());
+            if !subject.applied.is_empty() {
+                note.push_str(&format!("; {}", subject.applied.join(", ")));
+            }
+            rows.push(Row {
+                name: subject.name.clone(),
+                block,
+                x_realtime: opts.seconds / t.fastest,
+                median: opts.seconds / t.median,
+                reference: opts.seconds / reference[b].fastest,
+                note,
+            });
+        }
+    }
+    drop(subjects);
+    drop(libs);
+
     println!();
     println!(
-        "{:<28} {:>6} {:>12} {:>14} {:>10}  notes",
-        "plugin", "block", "x realtime", "pass-through", "% of ref"
+        "{:<28} {:>6} {:>12} {:>10} {:>14} {:>10}  notes",
+        "plugin", "block", "x realtime", "median", "pass-through", "% of ref"
     );
     for r in &rows {
         println!(
-            "{:<28} {:>6} {:>12.1} {:>14.1} {:>9.2}%  {}",
+            "{:<28} {:>6} {:>12.1} {:>10.1} {:>14.1} {:>9.2}%  {}",
             r.name,
             r.block,
             r.x_realtime,
+            r.median,
             r.reference,
             100.0 * r.x_realtime / r.reference,
             r.note
