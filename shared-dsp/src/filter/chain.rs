@@ -1375,10 +1375,16 @@ impl IirEq {
             }
             *non_finite += bad;
             // Gather this pair's state of the active sections.
+            // NOTE: whole `[State; MAX_SECTIONS]` rows are copied (a fixed size, so a few
+            // vector moves instead of a `memcpy` call per slot); the entries past a slot's
+            // active sections are overwritten by the next slot's, or never read. `work` has a
+            // row of room past the last slot's start.
             let mut j = 0;
             for group in [&*head, &*tail] {
                 for slot in group {
-                    work[j..j + slot.active].copy_from_slice(&slot.state[p][..slot.active]);
+                    let row: &mut [State; MAX_SECTIONS] =
+                        (&mut work[j..j + MAX_SECTIONS]).try_into().expect("row");
+                    *row = slot.state[p];
                     j += slot.active;
                 }
             }
@@ -1397,14 +1403,19 @@ impl IirEq {
             for w in &mut work[..total] {
                 *w = w.sanitized();
             }
+            // NOTE: whole rows again for a pair (see the gather): a slot's entries past its
+            // active sections then hold other sections' state, which is never read (sections
+            // that become active start from clear state, `Slot::clear_state`).
             let mut j = 0;
             for group in [&mut *head, &mut *tail] {
                 for slot in group.iter_mut() {
                     let n = slot.active;
-                    let (dst, src) = (&mut slot.state[p][..n], &work[j..j + n]);
                     if pair.len() == 2 {
-                        dst.copy_from_slice(src);
+                        let row: &[State; MAX_SECTIONS] =
+                            (&work[j..j + MAX_SECTIONS]).try_into().expect("row");
+                        slot.state[p] = *row;
                     } else {
+                        let (dst, src) = (&mut slot.state[p][..n], &work[j..j + n]);
                         for (d, s) in dst.iter_mut().zip(src) {
                             (d.s1[0], d.s2[0]) = (s.s1[0], s.s2[0]);
                         }
