@@ -64,8 +64,8 @@ fn scaled_add(a: &Coefficients<f64>, d: &Coefficients<f64>, n: f64) -> Coefficie
 }
 
 /// Most sections run in one sample-major pass over a chunk.
-// NOTE: with FMA one section costs ~2.5 cycles per sample of issue and ~8 cycles of recursion
-// latency, so a pass needs >= 4 sections to keep the core busy; 16 vector registers hold the
+// NOTE: with FMA one section costs ~2.5 cycles per sample of issue and ~6 cycles of recursion
+// latency (see `x86::Fma`), so a pass needs >= 4 sections to keep the core busy; 16 vector registers hold the
 // state of ~6. Measured (8-band EQ, 9 sections): passes of 4 (3 passes) are ~12 % slower than
 // 6 (5 + 4); 8 is no faster than 6.
 const PASS_SECTIONS: usize = 6;
@@ -85,6 +85,11 @@ struct Coef {
     na1: [f64; 2],
     /// Feedback `-a2`.
     na2: [f64; 2],
+    /// `b1 - a1 b0`: the input's weight in `s1` once the output is substituted (see
+    /// [`x86::Fma`]).
+    k1: [f64; 2],
+    /// `b2 - a2 b0`: the same for `s2`.
+    k2: [f64; 2],
 }
 
 impl Coef {
@@ -99,6 +104,8 @@ impl Coef {
             b2: [c.b2; 2],
             na1: [-c.a1; 2],
             na2: [-c.a2; 2],
+            k1: [c.b1 - c.a1 * c.b0; 2],
+            k2: [c.b2 - c.a2 * c.b0; 2],
         }
     }
 }
@@ -141,22 +148,22 @@ trait Lanes {
     unsafe fn load(p: &[f64; 2]) -> Self::V;
     /// Stores two lanes.
     unsafe fn store(v: Self::V, p: &mut [f64; 2]);
-    /// One DF2T step: returns the output; updates the state `s1`, `s2`.
+    /// One DF2T step: returns the output; updates the state `s1`, `s2`. `c` is what
+    /// [`Self::coef`] loads.
     unsafe fn section(c: &[Self::V; 5], s1: &mut Self::V, s2: &mut Self::V, x: Self::V) -> Self::V;
-}
-
-/// Loads a section's coefficients in [`Coef`] field order.
-#[inline(always)]
-unsafe fn load_coef<A: Lanes>(c: &Coef) -> [A::V; 5] {
-    // SAFETY: forwarded to the caller.
-    unsafe {
-        [
-            A::load(&c.b0),
-            A::load(&c.b1),
-            A::load(&c.b2),
-            A::load(&c.na1),
-            A::load(&c.na2),
-        ]
+    /// Loads the coefficients [`Self::section`] uses: `b0, b1, b2, -a1, -a2`.
+    #[inline(always)]
+    unsafe fn coef(c: &Coef) -> [Self::V; 5] {
+        // SAFETY: forwarded to the caller.
+        unsafe {
+            [
+                Self::load(&c.b0),
+                Self::load(&c.b1),
+                Self::load(&c.b2),
+                Self::load(&c.na1),
+                Self::load(&c.na2),
+            ]
+        }
     }
 }
 
@@ -236,8 +243,13 @@ mod x86 {
         }
     }
 
-    /// FMA3 on 128-bit vectors: 5 operations per section instead of 9, and a recursion of two
-    /// fused operations (~8 cycles) instead of three (~12).
+    /// FMA3 on 128-bit vectors, the DF2T step with the output substituted into the state
+    /// update: `y = b0 x + s1`, `s1' = (b1 - a1 b0) x + s2 - a1 s1`, `s2' = (b2 - a2 b0) x - a2 s1`
+    /// (the same state, rounded differently). 5 operations per section instead of 9, and the
+    /// recursion from `s1` to `s1'` is one fused operation (`y` is off it); the longest loop,
+    /// `s1 -> s2' -> s1''`, is three over two samples. This kernel family (and the skewed
+    /// kernels, which compute exactly this) is checked against [`super::Portable`] within
+    /// rounding.
     pub(super) struct Fma;
 
     impl Lanes for Fma {
@@ -259,13 +271,28 @@ mod x86 {
             s2: &mut __m128d,
             x: __m128d,
         ) -> __m128d {
-            let [b0, b1, b2, na1, na2] = *c;
+            let [b0, k1, k2, na1, na2] = *c;
             // SAFETY: the caller runs on a CPU with FMA (trait contract).
             unsafe {
                 let y = _mm_fmadd_pd(b0, x, *s1);
-                *s1 = _mm_fmadd_pd(na1, y, _mm_fmadd_pd(b1, x, *s2));
-                *s2 = _mm_fmadd_pd(na2, y, _mm_mul_pd(b2, x));
+                let n1 = _mm_fmadd_pd(na1, *s1, _mm_fmadd_pd(k1, x, *s2));
+                *s2 = _mm_fmadd_pd(na2, *s1, _mm_mul_pd(k2, x));
+                *s1 = n1;
                 y
+            }
+        }
+        /// `b0, b1 - a1 b0, b2 - a2 b0, -a1, -a2`.
+        #[inline(always)]
+        unsafe fn coef(c: &Coef) -> [__m128d; 5] {
+            // SAFETY: see `Sse2`.
+            unsafe {
+                [
+                    Self::load(&c.b0),
+                    Self::load(&c.k1),
+                    Self::load(&c.k2),
+                    Self::load(&c.na1),
+                    Self::load(&c.na2),
+                ]
             }
         }
     }
@@ -348,6 +375,8 @@ mod x86 {
             b2: [0.0; 2],
             na1: [0.0; 2],
             na2: [0.0; 2],
+            k1: [0.0; 2],
+            k2: [0.0; 2],
         };
         let zero_state = State::default();
         let coef = |k: usize| if k < sections { &c[k] } else { &zero_coef };
@@ -359,8 +388,8 @@ mod x86 {
                 let (a, b) = (coef(2 * p), coef(2 * p + 1));
                 [
                     pair(&a.b0, &b.b0),
-                    pair(&a.b1, &b.b1),
-                    pair(&a.b2, &b.b2),
+                    pair(&a.k1, &b.k1),
+                    pair(&a.k2, &b.k2),
                     pair(&a.na1, &b.na1),
                     pair(&a.na2, &b.na2),
                 ]
@@ -405,10 +434,10 @@ mod x86 {
                         } else {
                             _mm256_permute2f128_pd::<0x21>(y[p - 1], y[p])
                         };
-                        let [b0, b1, b2, na1, na2] = k[p];
+                        let [b0, k1, k2, na1, na2] = k[p];
                         let out = _mm256_fmadd_pd(b0, x, s1[p]);
-                        let n1 = _mm256_fmadd_pd(na1, out, _mm256_fmadd_pd(b1, x, s2[p]));
-                        let n2 = _mm256_fmadd_pd(na2, out, _mm256_mul_pd(b2, x));
+                        let n1 = _mm256_fmadd_pd(na1, s1[p], _mm256_fmadd_pd(k1, x, s2[p]));
+                        let n2 = _mm256_fmadd_pd(na2, s1[p], _mm256_mul_pd(k2, x));
                         if MASKED && !hi {
                             s1[p] = _mm256_blend_pd::<0b0011>(s1[p], n1);
                             s2[p] = _mm256_blend_pd::<0b0011>(s2[p], n2);
@@ -504,8 +533,9 @@ mod x86 {
     /// differing by at most one).
     ///
     /// NOTE: with four sections per vector a pass of eight sections is two independent
-    /// recursions per iteration (`s1 -> y -> s1`, two fused operations, ~8 cycles) and
-    /// 10 vector operations, where the AVX2 kernel issues 20 plus 4 shuffles per iteration.
+    /// recursions per iteration (`s1 -> s2' -> s1''`, three fused operations over two
+    /// iterations, ~6 cycles each) and 10 vector operations, where the AVX2 kernel issues 20
+    /// plus 4 shuffles per iteration.
     ///
     /// # Safety
     /// The CPU must support AVX-512 F/VL/DQ, AVX2 and FMA.
@@ -547,7 +577,7 @@ mod x86 {
     /// the chain from one iteration's outputs to the next's (rotation, then the output's
     /// multiply-add: about 9 cycles per iteration); with a skew of two it has a whole
     /// iteration to complete, and an iteration is bound by each section's own recursion
-    /// (`s1 -> y -> s1`, two multiply-adds).
+    /// (see [`Fma`]: about 6 cycles).
     ///
     /// # Safety
     /// The CPU must support AVX-512 F/VL/DQ, AVX2 and FMA.
@@ -564,11 +594,11 @@ mod x86 {
         let sections = c.len();
         assert!(sections > 4 * (P - 1) && sections <= 4 * P && st.len() == sections);
         let len = buf.len();
-        // Coefficient rows (b0, b1, b2, -a1, -a2) and state rows (s1, s2) per vector.
+        // Coefficient rows (b0, k1, k2, -a1, -a2, as `Fma`) and state rows (s1, s2) per vector.
         let mut rows = [[[0.0f64; 8]; 7]; P];
         for (i, (cc, s)) in c.iter().zip(st.iter()).enumerate() {
             let (p, j) = (i / 4, i % 4);
-            for (r, v) in [cc.b0, cc.b1, cc.b2, cc.na1, cc.na2, s.s1, s.s2]
+            for (r, v) in [cc.b0, cc.k1, cc.k2, cc.na1, cc.na2, s.s1, s.s2]
                 .iter()
                 .enumerate()
             {
@@ -622,10 +652,10 @@ mod x86 {
                             _mm512_castpd_si512(r.y2[p]),
                             _mm512_castpd_si512(below),
                         ));
-                        let [b0, b1, b2, na1, na2] = k[p];
+                        let [b0, k1, k2, na1, na2] = k[p];
                         let out = _mm512_fmadd_pd(b0, x, r.s1[p]);
-                        let n1 = _mm512_fmadd_pd(na1, out, _mm512_fmadd_pd(b1, x, r.s2[p]));
-                        let n2 = _mm512_fmadd_pd(na2, out, _mm512_mul_pd(b2, x));
+                        let n1 = _mm512_fmadd_pd(na1, r.s1[p], _mm512_fmadd_pd(k1, x, r.s2[p]));
+                        let n2 = _mm512_fmadd_pd(na2, r.s1[p], _mm512_mul_pd(k2, x));
                         if MASKED {
                             let m = (busy >> (8 * p)) as u8;
                             r.s1[p] = _mm512_mask_blend_pd(m, r.s1[p], n1);
@@ -726,7 +756,7 @@ unsafe fn pass<const N: usize, A: Lanes>(c: &[Coef], st: &mut [State], buf: &mut
     let (c, st) = (&c[..N], &mut st[..N]);
     // SAFETY: the caller's contract covers `A`'s features.
     unsafe {
-        let c: [[A::V; 5]; N] = std::array::from_fn(|j| load_coef::<A>(&c[j]));
+        let c: [[A::V; 5]; N] = std::array::from_fn(|j| A::coef(&c[j]));
         let mut s1: [A::V; N] = std::array::from_fn(|j| A::load(&st[j].s1));
         let mut s2: [A::V; N] = std::array::from_fn(|j| A::load(&st[j].s2));
         for v in buf.iter_mut() {
@@ -819,7 +849,7 @@ unsafe fn run_ramp<A: Lanes>(
             let mut x = A::load(v);
             for (c, s) in c[..j].iter().zip(st.iter_mut()) {
                 let (mut s1, mut s2) = (A::load(&s.s1), A::load(&s.s2));
-                x = A::section(&load_coef::<A>(c), &mut s1, &mut s2, x);
+                x = A::section(&A::coef(c), &mut s1, &mut s2, x);
                 A::store(s1, &mut s.s1);
                 A::store(s2, &mut s.s2);
             }
