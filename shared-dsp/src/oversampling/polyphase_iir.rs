@@ -294,6 +294,7 @@ type KernelFn = fn(&[[f32; 4]; SECTIONS], &mut Chains, &[f32], &[f32], &mut [f32
 mod sse {
     use super::{Chains, SECTIONS};
     use std::arch::x86_64::*;
+    use std::marker::PhantomData;
 
     /// `a * b + c` (one FMA in the `FMA` instance).
     #[inline(always)]
@@ -318,6 +319,8 @@ mod sse {
     /// How a kernel reads its input and writes its output, one sample or two at a time (the
     /// pairs load and store with a shuffle or two instead of per-lane inserts and extracts).
     pub(super) trait Io {
+        /// Samples per channel at the low rate (the block length).
+        fn len(&self) -> usize;
         /// Sample `n` in the lanes' order, non-finite lanes zeroed.
         unsafe fn input(&mut self, n: usize) -> __m128;
         /// Samples `n` and `n + 1`.
@@ -330,14 +333,45 @@ mod sse {
 
     /// The upsampler's block: lanes `[path 0 ch a, path 0 ch b, path 1 ch a, path 1 ch b]`,
     /// each input sample in both paths, each time two output samples per channel.
-    pub(super) struct UpIo {
-        pub(super) pa: *const f32,
-        pub(super) pb: *const f32,
-        pub(super) qa: *mut f32,
-        pub(super) qb: *mut f32,
+    pub(super) struct UpIo<'a> {
+        pa: *const f32,
+        pb: *const f32,
+        qa: *mut f32,
+        qb: *mut f32,
+        /// Samples per channel in.
+        pub(super) len: usize,
+        _borrow: PhantomData<&'a mut [f32]>,
     }
 
-    impl Io for UpIo {
+    impl<'a> UpIo<'a> {
+        /// `a`, `b` in; `oa`, `ob` out (at least twice as long).
+        ///
+        /// # Panics
+        /// If a slice is too short.
+        pub(super) fn new(
+            a: &'a [f32],
+            b: &'a [f32],
+            oa: &'a mut [f32],
+            ob: &'a mut [f32],
+        ) -> Self {
+            let len = a.len();
+            assert!(b.len() >= len && oa.len() >= 2 * len && ob.len() >= 2 * len);
+            Self {
+                pa: a.as_ptr(),
+                pb: b.as_ptr(),
+                qa: oa.as_mut_ptr(),
+                qb: ob.as_mut_ptr(),
+                len,
+                _borrow: PhantomData,
+            }
+        }
+    }
+
+    impl Io for UpIo<'_> {
+        fn len(&self) -> usize {
+            self.len
+        }
+
         #[inline(always)]
         unsafe fn input(&mut self, n: usize) -> __m128 {
             // SAFETY: the kernel reads `n < len` (its contract).
@@ -381,14 +415,45 @@ mod sse {
 
     /// The downsampler's block: lanes `[path 1 a, path 1 b, path 0 a, path 0 b]` take input
     /// samples `2n` and `2n + 1` of both channels; the output is the mean of the two paths.
-    pub(super) struct DownIo {
-        pub(super) pa: *const f32,
-        pub(super) pb: *const f32,
-        pub(super) qa: *mut f32,
-        pub(super) qb: *mut f32,
+    pub(super) struct DownIo<'a> {
+        pa: *const f32,
+        pb: *const f32,
+        qa: *mut f32,
+        qb: *mut f32,
+        /// Samples per channel out.
+        pub(super) len: usize,
+        _borrow: PhantomData<&'a mut [f32]>,
     }
 
-    impl Io for DownIo {
+    impl<'a> DownIo<'a> {
+        /// `ia`, `ib` in (at least twice as long as the output); `a`, `b` out.
+        ///
+        /// # Panics
+        /// If a slice is too short.
+        pub(super) fn new(
+            ia: &'a [f32],
+            ib: &'a [f32],
+            a: &'a mut [f32],
+            b: &'a mut [f32],
+        ) -> Self {
+            let len = a.len();
+            assert!(b.len() >= len && ia.len() >= 2 * len && ib.len() >= 2 * len);
+            Self {
+                pa: ia.as_ptr(),
+                pb: ib.as_ptr(),
+                qa: a.as_mut_ptr(),
+                qb: b.as_mut_ptr(),
+                len,
+                _borrow: PhantomData,
+            }
+        }
+    }
+
+    impl Io for DownIo<'_> {
+        fn len(&self) -> usize {
+            self.len
+        }
+
         #[inline(always)]
         unsafe fn input(&mut self, n: usize) -> __m128 {
             // SAFETY: the kernel reads `n < len`, inputs `2n, 2n + 1 < 2 len`.
@@ -554,63 +619,20 @@ mod sse {
         }
     }
 
-    /// Upsampling kernel (see [`super::up_generic`]).
+    /// Runs one block through a network: `io` says which (see [`UpIo`], [`DownIo`]).
     ///
     /// # Safety
     /// `FMA` requires AVX2 + FMA.
     #[inline(always)]
-    pub(super) unsafe fn up<const FMA: bool>(
+    pub(super) unsafe fn kernel<const FMA: bool>(
         coefs: &[[f32; 4]; SECTIONS],
         st: &mut Chains,
-        a: &[f32],
-        b: &[f32],
-        oa: &mut [f32],
-        ob: &mut [f32],
+        io: &mut impl Io,
     ) {
-        let len = a.len();
-        assert!(b.len() >= len && oa.len() >= 2 * len && ob.len() >= 2 * len);
-        // SAFETY: every access is inside the lengths checked above: inputs at `n < len`,
-        // outputs at `n - LAG < len`.
+        // SAFETY: `io` checked its slices' lengths; `run` reads and writes inside them.
         unsafe {
             let mut net = Net::load(coefs, st);
-            let mut io = UpIo {
-                pa: a.as_ptr(),
-                pb: b.as_ptr(),
-                qa: oa.as_mut_ptr(),
-                qb: ob.as_mut_ptr(),
-            };
-            run::<FMA>(&mut net, len, &mut io);
-            net.store(st);
-        }
-        st.guard();
-    }
-
-    /// Downsampling kernel (see [`super::down_generic`]).
-    ///
-    /// # Safety
-    /// `FMA` requires AVX2 + FMA.
-    #[inline(always)]
-    pub(super) unsafe fn down<const FMA: bool>(
-        coefs: &[[f32; 4]; SECTIONS],
-        st: &mut Chains,
-        ia: &[f32],
-        ib: &[f32],
-        a: &mut [f32],
-        b: &mut [f32],
-    ) {
-        let len = a.len();
-        assert!(b.len() >= len && ia.len() >= 2 * len && ib.len() >= 2 * len);
-        // SAFETY: every access is inside the lengths checked above: inputs at `2n + 1 < 2 len`,
-        // outputs at `n - LAG < len`.
-        unsafe {
-            let mut net = Net::load(coefs, st);
-            let mut io = DownIo {
-                pa: ia.as_ptr(),
-                pb: ib.as_ptr(),
-                qa: a.as_mut_ptr(),
-                qb: b.as_mut_ptr(),
-            };
-            run::<FMA>(&mut net, len, &mut io);
+            run::<FMA>(&mut net, io.len(), io);
             net.store(st);
         }
         st.guard();
@@ -628,7 +650,7 @@ mod sse {
 /// so the same results bit for bit as the AVX2 + FMA kernels.
 #[cfg(target_arch = "x86_64")]
 mod wide {
-    use super::sse::{DownIo, Io, UpIo};
+    use super::sse::Io;
     use super::{Chains, SECTIONS};
     use std::arch::x86_64::*;
 
@@ -813,63 +835,18 @@ mod wide {
         }
     }
 
-    /// Upsampling kernel (see [`super::up_generic`]).
+    /// Runs one block through a network: `io` says which (see [`super::sse::UpIo`],
+    /// [`super::sse::DownIo`]).
     ///
     /// # Safety
     /// The CPU must support AVX-512F/VL, AVX2 and FMA.
     #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    pub(super) unsafe fn up(
-        coefs: &[[f32; 4]; SECTIONS],
-        st: &mut Chains,
-        a: &[f32],
-        b: &[f32],
-        oa: &mut [f32],
-        ob: &mut [f32],
-    ) {
-        let len = a.len();
-        assert!(b.len() >= len && oa.len() >= 2 * len && ob.len() >= 2 * len);
-        // SAFETY: every access is inside the lengths checked above: inputs at `n < len`,
-        // outputs at times `t < len`.
+    pub(super) unsafe fn kernel(coefs: &[[f32; 4]; SECTIONS], st: &mut Chains, io: &mut impl Io) {
+        // SAFETY: `io` checked its slices' lengths; `drive` reads and writes inside them
+        // (the features: caller's contract).
         unsafe {
             let mut net = Net::load(coefs, st);
-            let mut io = UpIo {
-                pa: a.as_ptr(),
-                pb: b.as_ptr(),
-                qa: oa.as_mut_ptr(),
-                qb: ob.as_mut_ptr(),
-            };
-            drive(&mut net, len, &mut io);
-            net.store(st);
-        }
-        st.guard();
-    }
-
-    /// Downsampling kernel (see [`super::down_generic`]).
-    ///
-    /// # Safety
-    /// The CPU must support AVX-512F/VL, AVX2 and FMA.
-    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    pub(super) unsafe fn down(
-        coefs: &[[f32; 4]; SECTIONS],
-        st: &mut Chains,
-        ia: &[f32],
-        ib: &[f32],
-        a: &mut [f32],
-        b: &mut [f32],
-    ) {
-        let len = a.len();
-        assert!(b.len() >= len && ia.len() >= 2 * len && ib.len() >= 2 * len);
-        // SAFETY: every access is inside the lengths checked above: inputs at `2n + 1 < 2 len`,
-        // outputs at times `t < len`.
-        unsafe {
-            let mut net = Net::load(coefs, st);
-            let mut io = DownIo {
-                pa: ia.as_ptr(),
-                pb: ib.as_ptr(),
-                qa: a.as_mut_ptr(),
-                qb: b.as_mut_ptr(),
-            };
-            drive(&mut net, len, &mut io);
+            drive(&mut net, io.len(), io);
             net.store(st);
         }
         st.guard();
@@ -886,7 +863,7 @@ fn up_avx512(
     ob: &mut [f32],
 ) {
     // SAFETY: selected only after `simd::avx512()` detected the features.
-    unsafe { wide::up(c, st, a, b, oa, ob) }
+    unsafe { wide::kernel(c, st, &mut sse::UpIo::new(a, b, oa, ob)) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -899,7 +876,7 @@ fn down_avx512(
     b: &mut [f32],
 ) {
     // SAFETY: selected only after `simd::avx512()` detected the features.
-    unsafe { wide::down(c, st, ia, ib, a, b) }
+    unsafe { wide::kernel(c, st, &mut sse::DownIo::new(ia, ib, a, b)) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -913,7 +890,7 @@ unsafe fn up_fma_impl(
     ob: &mut [f32],
 ) {
     // SAFETY: this function is compiled with AVX2 + FMA.
-    unsafe { sse::up::<true>(c, st, a, b, oa, ob) }
+    unsafe { sse::kernel::<true>(c, st, &mut sse::UpIo::new(a, b, oa, ob)) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -940,7 +917,7 @@ unsafe fn down_fma_impl(
     b: &mut [f32],
 ) {
     // SAFETY: this function is compiled with AVX2 + FMA.
-    unsafe { sse::down::<true>(c, st, ia, ib, a, b) }
+    unsafe { sse::kernel::<true>(c, st, &mut sse::DownIo::new(ia, ib, a, b)) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -966,7 +943,7 @@ fn up_sse(
     ob: &mut [f32],
 ) {
     // SAFETY: SSE is the x86-64 baseline; `FMA = false`.
-    unsafe { sse::up::<false>(c, st, a, b, oa, ob) }
+    unsafe { sse::kernel::<false>(c, st, &mut sse::UpIo::new(a, b, oa, ob)) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -979,7 +956,7 @@ fn down_sse(
     b: &mut [f32],
 ) {
     // SAFETY: SSE is the x86-64 baseline; `FMA = false`.
-    unsafe { sse::down::<false>(c, st, ia, ib, a, b) }
+    unsafe { sse::kernel::<false>(c, st, &mut sse::DownIo::new(ia, ib, a, b)) }
 }
 
 #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
