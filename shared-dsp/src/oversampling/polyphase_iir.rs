@@ -331,34 +331,42 @@ mod sse {
         unsafe fn emit2(&mut self, s0: __m128, s1: __m128, t: usize);
     }
 
-    /// The upsampler's block: lanes `[path 0 ch a, path 0 ch b, path 1 ch a, path 1 ch b]`,
-    /// each input sample in both paths, each time two output samples per channel.
-    pub(super) struct UpIo<'a> {
+    /// A kernel's block: two channels in (`ia`, `ib`), two out (`oa`, `ob`), kept as pointers
+    /// whose ranges the constructor checked. `DOWN`: the downsampler (the input twice as long
+    /// as the output), else the upsampler (the output twice as long as the input).
+    pub(super) struct Block<'a, const DOWN: bool> {
         pa: *const f32,
         pb: *const f32,
         qa: *mut f32,
         qb: *mut f32,
-        /// Samples per channel in.
-        pub(super) len: usize,
+        /// Samples per channel at the low rate.
+        len: usize,
         _borrow: PhantomData<&'a mut [f32]>,
     }
 
-    impl<'a> UpIo<'a> {
-        /// `a`, `b` in; `oa`, `ob` out (at least twice as long).
-        ///
+    /// The upsampler's block: lanes `[path 0 ch a, path 0 ch b, path 1 ch a, path 1 ch b]`,
+    /// each input sample in both paths, each time two output samples per channel.
+    pub(super) type UpIo<'a> = Block<'a, false>;
+
+    /// The downsampler's block: lanes `[path 1 a, path 1 b, path 0 a, path 0 b]` take input
+    /// samples `2n` and `2n + 1` of both channels; the output is the mean of the two paths.
+    pub(super) type DownIo<'a> = Block<'a, true>;
+
+    impl<'a, const DOWN: bool> Block<'a, DOWN> {
         /// # Panics
-        /// If a slice is too short.
+        /// If a slice is shorter than the block needs.
         pub(super) fn new(
-            a: &'a [f32],
-            b: &'a [f32],
+            ia: &'a [f32],
+            ib: &'a [f32],
             oa: &'a mut [f32],
             ob: &'a mut [f32],
         ) -> Self {
-            let len = a.len();
-            assert!(b.len() >= len && oa.len() >= 2 * len && ob.len() >= 2 * len);
+            let len = if DOWN { oa.len() } else { ia.len() };
+            let (n_in, n_out) = if DOWN { (2 * len, len) } else { (len, 2 * len) };
+            assert!(ia.len() >= n_in && ib.len() >= n_in && oa.len() >= n_out && ob.len() >= n_out);
             Self {
-                pa: a.as_ptr(),
-                pb: b.as_ptr(),
+                pa: ia.as_ptr(),
+                pb: ib.as_ptr(),
                 qa: oa.as_mut_ptr(),
                 qb: ob.as_mut_ptr(),
                 len,
@@ -409,42 +417,6 @@ mod sse {
             unsafe {
                 _mm_storeu_ps(self.qa.add(2 * t), _mm_shuffle_ps::<0b10_00_10_00>(s0, s1));
                 _mm_storeu_ps(self.qb.add(2 * t), _mm_shuffle_ps::<0b11_01_11_01>(s0, s1));
-            }
-        }
-    }
-
-    /// The downsampler's block: lanes `[path 1 a, path 1 b, path 0 a, path 0 b]` take input
-    /// samples `2n` and `2n + 1` of both channels; the output is the mean of the two paths.
-    pub(super) struct DownIo<'a> {
-        pa: *const f32,
-        pb: *const f32,
-        qa: *mut f32,
-        qb: *mut f32,
-        /// Samples per channel out.
-        pub(super) len: usize,
-        _borrow: PhantomData<&'a mut [f32]>,
-    }
-
-    impl<'a> DownIo<'a> {
-        /// `ia`, `ib` in (at least twice as long as the output); `a`, `b` out.
-        ///
-        /// # Panics
-        /// If a slice is too short.
-        pub(super) fn new(
-            ia: &'a [f32],
-            ib: &'a [f32],
-            a: &'a mut [f32],
-            b: &'a mut [f32],
-        ) -> Self {
-            let len = a.len();
-            assert!(b.len() >= len && ia.len() >= 2 * len && ib.len() >= 2 * len);
-            Self {
-                pa: ia.as_ptr(),
-                pb: ib.as_ptr(),
-                qa: a.as_mut_ptr(),
-                qb: b.as_mut_ptr(),
-                len,
-                _borrow: PhantomData,
             }
         }
     }
