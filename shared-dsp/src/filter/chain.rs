@@ -151,15 +151,24 @@ trait Lanes {
     /// One DF2T step: returns the output; updates the state `s1`, `s2`. `c` is what
     /// [`Self::coef`] loads.
     unsafe fn section(c: &[Self::V; 5], s1: &mut Self::V, s2: &mut Self::V, x: Self::V) -> Self::V;
-    /// Loads the coefficients [`Self::section`] uses: `b0, b1, b2, -a1, -a2`.
+    /// [`Self::section`] is the step with the output substituted into the state update
+    /// (see [`x86::Fma`]), so it takes `b1 - a1 b0`, `b2 - a2 b0` in place of `b1`, `b2`.
+    const SUBSTITUTED: bool = false;
+    /// Loads the coefficients [`Self::section`] uses: `b0, b1, b2, -a1, -a2`, or
+    /// `b0, b1 - a1 b0, b2 - a2 b0, -a1, -a2` when [`Self::SUBSTITUTED`].
     #[inline(always)]
     unsafe fn coef(c: &Coef) -> [Self::V; 5] {
+        let (c1, c2) = if Self::SUBSTITUTED {
+            (&c.k1, &c.k2)
+        } else {
+            (&c.b1, &c.b2)
+        };
         // SAFETY: forwarded to the caller.
         unsafe {
             [
                 Self::load(&c.b0),
-                Self::load(&c.b1),
-                Self::load(&c.b2),
+                Self::load(c1),
+                Self::load(c2),
                 Self::load(&c.na1),
                 Self::load(&c.na2),
             ]
@@ -254,6 +263,7 @@ mod x86 {
 
     impl Lanes for Fma {
         type V = __m128d;
+        const SUBSTITUTED: bool = true;
         #[inline(always)]
         unsafe fn load(p: &[f64; 2]) -> __m128d {
             // SAFETY: see `Sse2`.
@@ -279,20 +289,6 @@ mod x86 {
                 *s2 = _mm_fmadd_pd(na2, *s1, _mm_mul_pd(k2, x));
                 *s1 = n1;
                 y
-            }
-        }
-        /// `b0, b1 - a1 b0, b2 - a2 b0, -a1, -a2`.
-        #[inline(always)]
-        unsafe fn coef(c: &Coef) -> [__m128d; 5] {
-            // SAFETY: see `Sse2`.
-            unsafe {
-                [
-                    Self::load(&c.b0),
-                    Self::load(&c.k1),
-                    Self::load(&c.k2),
-                    Self::load(&c.na1),
-                    Self::load(&c.na2),
-                ]
             }
         }
     }
