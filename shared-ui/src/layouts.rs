@@ -28,8 +28,10 @@ pub const STEREO_AND_MONO: &[AudioIOLayout] =
 /// Stereo, then mono, each with a stereo sidechain input.
 ///
 /// NOTE: nice-plug 0.4.2's VST3 bus check (wrapper/vst3/wrapper.rs, setBusArrangements) compares
-/// the sidechain against the main bus, so VST3 hosts refuse the mono layout; a mono key instead
-/// crashes its VST3 buffer handling. CLAP hosts get mono; on VST3 use the stereo layout on mono
+/// the sidechain against the main bus, so VST3 hosts refuse the mono layout. A mono key instead
+/// is accepted, but JUCE's VST3 hosting then passes the inactive sidechain bus as one channel
+/// whose pointer is null, and nice-plug's buffer manager (`create_buffers`) copies from it:
+/// a segfault before the plugin runs. CLAP hosts get mono; on VST3 use the stereo layout on mono
 /// tracks until nice-plug is fixed.
 pub const STEREO_AND_MONO_WITH_SIDECHAIN: &[AudioIOLayout] =
     &[layout(2, "Stereo", true), layout(1, "Mono", true)];

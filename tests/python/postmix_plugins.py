@@ -68,8 +68,9 @@ _UNCLAMPED_STATE = "state_out_of_range_clamped"
 # input ports against the arrangement one index too early (the main bus), so a layout with a
 # main input and a sidechain matches only when both have the same channel count: the declared
 # mono + stereo-sidechain layout is refused and VST3 hosts cannot run these plugins in mono.
-# A mono key instead (mono + mono sidechain) is accepted but then crashes in nice-plug's VST3
-# buffer handling, so the layout stays mono + stereo sidechain, usable from CLAP hosts.
+# A mono key instead (mono + mono sidechain) is accepted, but pedalboard (JUCE) then passes the
+# inactive sidechain as one channel with a null pointer and nice-plug's BufferManager copies from
+# it (segfault in create_buffers), so the layout stays mono + stereo sidechain, usable from CLAP.
 _MONO_WITH_SIDECHAIN = "vst3_mono_with_sidechain"
 # About 1 in 15 editor opens under Xvfb never painted (white window, black 128x128 corner, for
 # good) while the test polled the window tree and captured during the editor's start-up:
