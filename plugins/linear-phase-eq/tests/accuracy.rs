@@ -318,35 +318,38 @@ fn low_mode_matches_the_curve_within_0_1_db_from_30_hz() {
     check_mode(Resolution::Low, 30.0);
 }
 
+/// Zero latency at 44.1 kHz: every bell and shelf with Q up to 4 within 0.5 dB up to 20 kHz (no
+/// cramping). Besides the common cases, bells and resonant shelves in the top octave, where a
+/// bilinear design cramps and a single matched biquad misses (the resonance near Nyquist).
 #[test]
 fn zero_latency_mode_within_0_5_db_up_to_20_khz_at_44k1() {
     let fs = 44_100.0;
     let mut cases = bell_shelf_cases();
+    for kind in [BandType::Bell, BandType::LowShelf, BandType::HighShelf] {
+        for f0 in [5_000.0, 7_000.0, 12_000.0, 13_500.0, 18_000.0, 20_000.0] {
+            for q in [1.0, 2.0, 4.0] {
+                for g in [12.0, -12.0] {
+                    cases.push(Band::new(kind, f0, g, q));
+                }
+            }
+        }
+    }
     cases.extend([
         Band::new(BandType::Bell, 19_000.0, 12.0, 2.0),
         Band::new(BandType::HighShelf, 18_000.0, -12.0, BUTTERWORTH_Q),
         Band::new(BandType::TiltShelf, 1_000.0, 6.0, BUTTERWORTH_Q),
     ]);
-    // NOTE: resonant shelves (Q > 2) above ~6 kHz are a documented limit of the matched
-    // biquads (`shared_dsp::filter::design` docs: no single biquad gets within 0.5 dB when the
-    // resonance sits near Nyquist); they are measured and printed but not asserted.
-    let in_spec = |b: &Band| !(b.kind != BandType::Bell && b.q > 2.0 && b.freq_hz > 5_000.0);
-    let all = measure_cases(Mode::ZeroLatency, fs, 20.0, &cases);
-    let worst_all = all.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
-    println!(
-        "zero latency at 44.1 kHz, all cases: worst {:.4} dB ({:?} {} Hz Q {} {:+} dB at {:.0} Hz)",
-        worst_all.1,
-        worst_all.0.kind,
-        worst_all.0.freq_hz,
-        worst_all.0.q,
-        worst_all.0.gain_db,
-        worst_all.2
-    );
-    let results: Vec<_> = all.into_iter().filter(|r| in_spec(&r.0)).collect();
+    let results = measure_cases(Mode::ZeroLatency, fs, 20.0, &cases);
     let worst = results.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
     println!(
-        "zero latency at 44.1 kHz, 20 Hz-20 kHz: worst {:.4} dB ({:?} {} Hz Q {} {:+} dB at {:.0} Hz)",
-        worst.1, worst.0.kind, worst.0.freq_hz, worst.0.q, worst.0.gain_db, worst.2
+        "zero latency at 44.1 kHz, {} cases, 20 Hz-20 kHz: worst {:.4} dB ({:?} {} Hz Q {} {:+} dB at {:.0} Hz)",
+        results.len(),
+        worst.1,
+        worst.0.kind,
+        worst.0.freq_hz,
+        worst.0.q,
+        worst.0.gain_db,
+        worst.2
     );
     for r in &results {
         assert!(
