@@ -16,7 +16,7 @@
 //!
 //! # Partition size
 //! NOTE: `B` trades latency for throughput: FFT work per sample grows with `log2(2B)`, the
-//! multiply-add work with `taps / B`. For the medium mode (12 001 taps at 48 kHz), see
+//! multiply-add work with `taps / B`. For the medium mode (10 241 taps at 48 kHz), see
 //! [`RECOMMENDED_PARTITION`] and the `fir_bench` figures in the module tests.
 //!
 //! # Kernel swaps
@@ -35,23 +35,22 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 /// Partition size recommended for the linear-phase EQ.
 ///
 /// NOTE: measured with `fir_bench` (`cargo test --release -p shared-dsp --test fir_bench --
-/// --ignored --nocapture`): stereo, medium kernel (12 001 taps at 48 kHz), thread CPU time, best
+/// --ignored --nocapture`): stereo, medium kernel (10 241 taps at 48 kHz), thread CPU time, best
 /// of 5, on a shared 2-core AVX-512 machine, beside a bare 8192-tap overlap-save reference
-/// (one 16 384-point FFT pair per 8192 samples) that ran at ~2700-3000x in the same runs:
+/// (one 16 384-point FFT pair per 8192 samples) that ran at ~2560x in the same run:
 ///
 /// | B    | x realtime (host 64 / 1024) | vs reference | added latency |
 /// |------|-----------------------------|--------------|---------------|
-/// | 256  | ~1100 / ~1100               | 0.41         | 256           |
-/// | 512  | ~1570-1640 / ~1550-1640     | 0.55-0.58    | 512           |
-/// | 1024 | ~2000 / ~2000               | 0.73         | 1024          |
-/// | 2048 | ~2250 / ~2240               | 0.82         | 2048          |
-/// | 4096 | ~2370 / ~2370               | 0.87         | 4096          |
+/// | 256  | 1230 / 1238                 | 0.48         | 256           |
+/// | 512  | 1773 / 1813                 | 0.69-0.71    | 512           |
+/// | 1024 | 2149 / 2141                 | 0.84         | 1024          |
+/// | 2048 | 2438 / 2489                 | 0.95-0.97    | 2048          |
+/// | 4096 | 2552 / 2570                 | 1.00         | 4096          |
 ///
-/// The FFT pair per partition dominates below 1024 (a 1-partition kernel runs at ~2760x with
-/// B = 512, so the FFTs and copies cost more than the 24 multiply-add partitions of the medium
-/// kernel). 1024 gives ~25 % more throughput than 512; the linear-phase EQ shortens its kernels
-/// by the same amount (see `Resolution`), so its total latencies are 3072 / 6144 / 24 576 /
-/// 49 152 samples at 48 kHz.
+/// The FFT pair per partition dominates below 1024 (each partition size pays two FFTs of `2B`
+/// points per `B` samples, whatever the kernel length). 1024 gives ~20 % more throughput than
+/// 512; the linear-phase EQ shortens its kernels by the same amount (see `Resolution`), so its
+/// total latencies are 3072 / 6144 / 24 576 / 49 152 samples at 48 kHz.
 pub const RECOMMENDED_PARTITION: usize = 1024;
 
 /// A kernel transformed into the partitioned frequency-domain form a [`PartitionedConvolver`]
@@ -210,8 +209,35 @@ pub struct PartitionedConvolver {
     fade: Vec<f32>,
     /// FFT scratch (max of forward and inverse).
     scratch: Vec<Complex<f32>>,
-    /// AVX2 + FMA are available (multiply-add kernel choice).
-    simd: bool,
+    /// Instruction set the block computation is compiled for (detected once, in `new`).
+    isa: Isa,
+}
+
+/// Instruction set of a [`PartitionedConvolver`]'s block computation.
+///
+/// NOTE: the whole block (input copy, spectrum scatter, multiply-add, interleave, crossfade) runs
+/// in one `target_feature` instance, not just the multiply-add: compiled for baseline x86-64, the
+/// (de)interleaving loops around the FFTs cost about as much as the multiply-add itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    /// Baseline (SSE2 on x86-64, or any other architecture): separate multiply and add.
+    Portable,
+    /// AVX2 + FMA.
+    Avx2,
+    /// AVX-512 (F, VL, DQ) besides AVX2 + FMA: the same arithmetic as `Avx2` on 512-bit vectors.
+    Avx512,
+}
+
+impl Isa {
+    fn detect() -> Self {
+        if crate::simd::avx512() {
+            Isa::Avx512
+        } else if crate::simd::avx2_fma() {
+            Isa::Avx2
+        } else {
+            Isa::Portable
+        }
+    }
 }
 
 impl std::fmt::Debug for PartitionedConvolver {
@@ -272,7 +298,7 @@ impl PartitionedConvolver {
             old_out: vec![0.0; b],
             fade,
             scratch: vec![Complex::new(0.0, 0.0); scratch_len],
-            simd: crate::simd::avx2_fma(),
+            isa: Isa::detect(),
         }
     }
 
@@ -377,6 +403,33 @@ impl PartitionedConvolver {
     /// # Panics
     /// If there are more buffers than `max_channels` or their lengths differ.
     pub fn process(&mut self, buffers: &mut [&mut [f32]]) {
+        match self.isa {
+            // SAFETY: `isa` is `Avx512` / `Avx2` only if `Isa::detect` found those features.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { self.process_avx512(buffers) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { self.process_avx2(buffers) },
+            _ => self.process_body::<false>(buffers),
+        }
+    }
+
+    /// [`Self::process_body`] compiled for AVX2 + FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn process_avx2(&mut self, buffers: &mut [&mut [f32]]) {
+        self.process_body::<true>(buffers);
+    }
+
+    /// [`Self::process_body`] compiled for AVX-512.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    unsafe fn process_avx512(&mut self, buffers: &mut [&mut [f32]]) {
+        self.process_body::<true>(buffers);
+    }
+
+    /// [`Self::process`]; `FMA` fuses the multiply-adds.
+    #[inline(always)]
+    fn process_body<const FMA: bool>(&mut self, buffers: &mut [&mut [f32]]) {
         let nch = buffers.len();
         assert!(
             nch <= self.channels.len(),
@@ -412,7 +465,7 @@ impl PartitionedConvolver {
             self.fill += n;
             pos += n;
             if self.fill == b {
-                self.compute_block(nch);
+                self.compute_block::<FMA>(nch);
                 self.fill = 0;
             }
         }
@@ -427,7 +480,8 @@ impl PartitionedConvolver {
     }
 
     /// One partition step for the first `nch` channels: FFT, delay line, multiply-add, IFFT.
-    fn compute_block(&mut self, nch: usize) {
+    #[inline(always)]
+    fn compute_block<const FMA: bool>(&mut self, nch: usize) {
         let b = self.block;
         let swap = self.pending_ready;
         if swap {
@@ -445,13 +499,12 @@ impl PartitionedConvolver {
             scatter(&self.spec, &mut ch.fdl, self.max_partitions, slot, 1.0);
             if crossfade {
                 // The old kernel's output for this block, from the same delay line.
-                accumulate(
+                accumulate::<FMA>(
                     &self.pending,
                     &ch.fdl,
                     slot,
                     self.max_partitions,
                     &mut self.acc,
-                    self.simd,
                 );
                 inverse(
                     &*self.inv,
@@ -462,13 +515,12 @@ impl PartitionedConvolver {
                 );
                 self.old_out.copy_from_slice(&self.time[b..]);
             }
-            accumulate(
+            accumulate::<FMA>(
                 &self.active,
                 &ch.fdl,
                 slot,
                 self.max_partitions,
                 &mut self.acc,
-                self.simd,
             );
             inverse(
                 &*self.inv,
@@ -521,20 +573,47 @@ fn groups(bins: usize) -> usize {
 }
 
 /// Scatters an interleaved spectrum into column `col` of a `[group][ring]` lane array.
+// NOTE: whole groups as fixed-size arrays, so the (de)interleaving compiles to vector shuffles
+// instead of a scalar store per value; only the last, partial group (bin `B`) is a loop.
+#[inline(always)]
 fn scatter(spec: &[Complex<f32>], dst: &mut [Lanes], ring: usize, col: usize, scale: f32) {
-    for (g, chunk) in spec.chunks(LANES).enumerate() {
-        let lanes = &mut dst[g * ring + col];
+    let (whole, rest) = spec.as_chunks::<LANES>();
+    for (g, chunk) in whole.iter().enumerate() {
+        dst[g * ring + col] = Lanes {
+            re: std::array::from_fn(|i| chunk[i].re * scale),
+            im: std::array::from_fn(|i| chunk[i].im * scale),
+        };
+    }
+    if !rest.is_empty() {
+        let lanes = &mut dst[whole.len() * ring + col];
         *lanes = Lanes::default();
-        for (i, c) in chunk.iter().enumerate() {
+        for (i, c) in rest.iter().enumerate() {
             lanes.re[i] = c.re * scale;
             lanes.im[i] = c.im * scale;
         }
     }
 }
 
-/// `acc = sum_p X[slot - p] * H[p]` over all lane groups (`X` a ring of `ring` spectra).
+/// Interleaves a lane array (one column) into a spectrum: the inverse of [`scatter`].
 #[inline(always)]
-fn accumulate_body<const FMA: bool>(
+fn gather(src: &[Lanes], spec: &mut [Complex<f32>]) {
+    let (whole, rest) = spec.as_chunks_mut::<LANES>();
+    for (chunk, lanes) in whole.iter_mut().zip(src) {
+        // NOTE: built as one array and stored whole, so that it compiles to vector shuffles
+        // (element-wise stores stayed scalar).
+        *chunk = std::array::from_fn(|i| Complex::new(lanes.re[i], lanes.im[i]));
+    }
+    if let Some(lanes) = src.get(whole.len()) {
+        for (i, c) in rest.iter_mut().enumerate() {
+            *c = Complex::new(lanes.re[i], lanes.im[i]);
+        }
+    }
+}
+
+/// `acc = sum_p X[slot - p] * H[p]` over all lane groups (`X` a ring of `ring` spectra);
+/// `FMA` fuses the multiply-adds.
+#[inline(always)]
+fn accumulate<const FMA: bool>(
     kernel: &KernelSpectrum,
     fdl: &[Lanes],
     slot: usize,
@@ -566,7 +645,7 @@ fn accumulate_body<const FMA: bool>(
     }
 }
 
-/// One partition of [`accumulate_body`] for one lane group.
+/// One partition of [`accumulate`] for one lane group.
 // NOTE: a function rather than a closure: `#[inline(always)]` guarantees it is inlined into the
 // `target_feature` caller, so `mul_add` becomes an FMA instruction instead of a libm call (a
 // closure that is not inlined runs ~30x slower that way).
@@ -587,39 +666,8 @@ fn lane_step<const FMA: bool>(
     }
 }
 
-/// Multiply-add of all partitions into `acc`, AVX2 + FMA when available.
-fn accumulate(
-    kernel: &KernelSpectrum,
-    fdl: &[Lanes],
-    slot: usize,
-    ring: usize,
-    acc: &mut [Lanes],
-    simd: bool,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` is true only if AVX2 and FMA were detected at run time.
-        unsafe { accumulate_avx2(kernel, fdl, slot, ring, acc) };
-        return;
-    }
-    let _ = simd;
-    accumulate_body::<false>(kernel, fdl, slot, ring, acc);
-}
-
-/// [`accumulate_body`] compiled for AVX2 + FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn accumulate_avx2(
-    kernel: &KernelSpectrum,
-    fdl: &[Lanes],
-    slot: usize,
-    ring: usize,
-    acc: &mut [Lanes],
-) {
-    accumulate_body::<true>(kernel, fdl, slot, ring, acc);
-}
-
 /// Inverse FFT of the lane-group accumulator into `time` (`2B`).
+#[inline(always)]
 fn inverse(
     inv: &dyn ComplexToReal<f32>,
     acc: &[Lanes],
@@ -627,11 +675,7 @@ fn inverse(
     time: &mut [f32],
     scratch: &mut [Complex<f32>],
 ) {
-    for (chunk, lanes) in spec.chunks_mut(LANES).zip(acc) {
-        for (i, c) in chunk.iter_mut().enumerate() {
-            *c = Complex::new(lanes.re[i], lanes.im[i]);
-        }
-    }
+    gather(acc, spec);
     // The DC and Nyquist bins of a real signal's spectrum are real; rounding can leave a tiny
     // imaginary part that realfft rejects.
     spec[0].im = 0.0;
@@ -646,44 +690,51 @@ mod tests {
     use super::*;
     use crate::signal::Rng;
 
-    /// The portable multiply-add and the AVX2/FMA one agree (the test machine normally takes the
-    /// SIMD path, so this is what keeps the fallback honest), including the ring wrap-around.
+    /// Every instance the machine runs (portable, AVX2 + FMA, AVX-512) gives the same output
+    /// within rounding (the test machine normally takes a SIMD instance, so this is what keeps
+    /// the portable fallback honest), through kernel swaps, odd host blocks and the ring's
+    /// wrap-around. AVX2 and AVX-512 do the same arithmetic, so they agree bit for bit.
     #[test]
-    fn generic_and_simd_multiply_add_agree() {
-        let mut conv = PartitionedConvolver::new(1, 5 * 64, 64);
+    fn every_instruction_set_gives_the_same_output() {
         let mut rng = Rng::new(3);
-        let taps: Vec<f32> = (0..300).map(|_| rng.bipolar() as f32).collect();
-        conv.set_kernel(&taps);
-        let mut x: Vec<f32> = (0..64 * 13).map(|_| rng.bipolar() as f32).collect();
-        conv.process(&mut [&mut x[..]]);
-        let ring = conv.max_partitions;
-        let n = groups(65);
-        for slot in 0..ring {
-            let mut a = vec![Lanes::default(); n];
-            let mut b = vec![Lanes::default(); n];
-            accumulate(
-                &conv.active,
-                &conv.channels[0].fdl,
-                slot,
-                ring,
-                &mut a,
-                false,
+        let kernels: Vec<Vec<f32>> = [300, 170]
+            .iter()
+            .map(|&n| (0..n).map(|_| rng.bipolar() as f32).collect())
+            .collect();
+        let input: Vec<f32> = (0..64 * 23).map(|_| rng.bipolar() as f32).collect();
+        let run = |isa: Isa| {
+            let mut conv = PartitionedConvolver::new(2, 5 * 64, 64);
+            conv.isa = isa;
+            conv.set_kernel(&kernels[0]);
+            let (mut l, mut r) = (
+                input.clone(),
+                input.iter().map(|v| -0.5 * v).collect::<Vec<_>>(),
             );
-            accumulate(
-                &conv.active,
-                &conv.channels[0].fdl,
-                slot,
-                ring,
-                &mut b,
-                crate::simd::avx2_fma(),
-            );
-            for (la, lb) in a.iter().zip(&b) {
-                for i in 0..LANES {
-                    assert!(
-                        (la.re[i] - lb.re[i]).abs() < 1e-5 && (la.im[i] - lb.im[i]).abs() < 1e-5
-                    );
+            for (k, (a, b)) in l.chunks_mut(37).zip(r.chunks_mut(37)).enumerate() {
+                if k == 20 {
+                    conv.set_kernel(&kernels[1]);
                 }
+                conv.process(&mut [a, b]);
             }
+            [l, r]
+        };
+        let portable = run(Isa::Portable);
+        assert!(portable[0].iter().any(|v| v.abs() > 0.1), "silent output");
+        let mut isas = vec![];
+        if crate::simd::avx2_fma() {
+            isas.push(Isa::Avx2);
+        }
+        if crate::simd::avx512() {
+            isas.push(Isa::Avx512);
+        }
+        let simd: Vec<_> = isas.iter().map(|&isa| run(isa)).collect();
+        for out in &simd {
+            for (a, b) in portable.iter().flatten().zip(out.iter().flatten()) {
+                assert!((a - b).abs() < 1e-5, "{a} against {b}");
+            }
+        }
+        if let [avx2, avx512] = &simd[..] {
+            assert_eq!(avx2, avx512, "AVX2 and AVX-512 differ");
         }
     }
 
