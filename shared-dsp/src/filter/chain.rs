@@ -957,6 +957,22 @@ fn store_pair(avx2: bool, buf: &[[f64; 2]], l: &mut [f32], r: &mut [f32]) {
 }
 
 /// `x` as `f64`, or 0 (counted in `bad`) if it is not finite.
+/// Copies at least the first `n` (at most [`MAX_SECTIONS`]) filter states from `src` to `dst`
+/// as one fixed-size block: two entries (one or two sections, the usual band), else a whole
+/// row. Fixed sizes compile to a few vector moves; a copy of exactly `n` entries, or of a whole
+/// row every time, is a `memcpy` call per band. Entries past `n` may be overwritten.
+///
+/// # Panics
+/// If `dst` or `src` is shorter than the block.
+#[inline(always)]
+fn copy_states(dst: &mut [State], src: &[State], n: usize) {
+    if n <= 2 {
+        dst[..2].copy_from_slice(&src[..2]);
+    } else {
+        dst[..MAX_SECTIONS].copy_from_slice(&src[..MAX_SECTIONS]);
+    }
+}
+
 #[inline(always)]
 fn guard(x: f32, bad: &mut usize) -> f64 {
     let ok = x.is_finite();
@@ -1400,17 +1416,13 @@ impl IirEq {
                 _ => unreachable!("chunks of 1 or 2 channels"),
             }
             *non_finite += bad;
-            // Gather this pair's state of the active sections.
-            // NOTE: whole `[State; MAX_SECTIONS]` rows are copied (a fixed size, so a few
-            // vector moves instead of a `memcpy` call per slot); the entries past a slot's
-            // active sections are overwritten by the next slot's, or never read. `work` has a
-            // row of room past the last slot's start.
+            // Gather this pair's state of the active sections (`copy_states`: fixed-size
+            // blocks; the entries past a slot's active sections are overwritten by the next
+            // slot's, or never read. `work` has a row of room past the last slot's start).
             let mut j = 0;
             for group in [&*head, &*tail] {
                 for slot in group {
-                    let row: &mut [State; MAX_SECTIONS] =
-                        (&mut work[j..j + MAX_SECTIONS]).try_into().expect("row");
-                    *row = slot.state[p];
+                    copy_states(&mut work[j..], &slot.state[p], slot.active);
                     j += slot.active;
                 }
             }
@@ -1429,17 +1441,15 @@ impl IirEq {
             for w in &mut work[..total] {
                 *w = w.sanitized();
             }
-            // NOTE: whole rows again for a pair (see the gather): a slot's entries past its
-            // active sections then hold other sections' state, which is never read (sections
-            // that become active start from clear state, `Slot::clear_state`).
+            // NOTE: fixed-size blocks again for a pair (see the gather): a slot's entries past
+            // its active sections then hold other sections' state, which is never read
+            // (sections that become active start from clear state, `Slot::clear_state`).
             let mut j = 0;
             for group in [&mut *head, &mut *tail] {
                 for slot in group.iter_mut() {
                     let n = slot.active;
                     if pair.len() == 2 {
-                        let row: &[State; MAX_SECTIONS] =
-                            (&work[j..j + MAX_SECTIONS]).try_into().expect("row");
-                        slot.state[p] = *row;
+                        copy_states(&mut slot.state[p], &work[j..], n);
                     } else {
                         let (dst, src) = (&mut slot.state[p][..n], &work[j..j + n]);
                         for (d, s) in dst.iter_mut().zip(src) {
