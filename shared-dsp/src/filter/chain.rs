@@ -956,7 +956,6 @@ fn store_pair(avx2: bool, buf: &[[f64; 2]], l: &mut [f32], r: &mut [f32]) {
     store_pair_body(buf, l, r)
 }
 
-/// `x` as `f64`, or 0 (counted in `bad`) if it is not finite.
 /// Copies at least the first `n` (at most [`MAX_SECTIONS`]) filter states from `src` to `dst`
 /// as one fixed-size block: two entries (one or two sections, the usual band), else a whole
 /// row. Fixed sizes compile to a few vector moves; a copy of exactly `n` entries, or of a whole
@@ -973,6 +972,7 @@ fn copy_states(dst: &mut [State], src: &[State], n: usize) {
     }
 }
 
+/// `x` as `f64`, or 0 (counted in `bad`) if it is not finite.
 #[inline(always)]
 fn guard(x: f32, bad: &mut usize) -> f64 {
     let ok = x.is_finite();

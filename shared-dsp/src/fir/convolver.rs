@@ -217,7 +217,7 @@ pub struct PartitionedConvolver {
 ///
 /// NOTE: the whole block (input copy, spectrum scatter, multiply-add, interleave, crossfade) runs
 /// in one `target_feature` instance, not just the multiply-add: compiled for baseline x86-64, the
-/// (de)interleaving loops around the FFTs cost about as much as the multiply-add itself.
+/// (de)interleaving loops around the FFTs cost about half as much as the multiply-add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Isa {
     /// Baseline (SSE2 on x86-64, or any other architecture): separate multiply and add.
