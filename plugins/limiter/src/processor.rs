@@ -463,19 +463,20 @@ impl Processor {
         for (c, ch) in audio.iter_mut().enumerate() {
             let ring = &mut self.pre_ring[c];
             let mut w = pos;
-            let mut peak = info.limiter_input_peak;
             for ((v, &g), d) in ch[..n]
                 .iter_mut()
                 .zip(input_gain)
                 .zip(self.pre[c][..n].iter_mut())
             {
                 *v *= g;
-                peak = peak.max(v.abs());
                 ring[w] = *v;
                 *d = ring[w.wrapping_sub(lat) & mask];
                 w = (w + 1) & mask;
             }
-            info.limiter_input_peak = peak;
+            // NOTE: a separate pass: `peak_abs` runs eight lanes, where a running `f32::max` in
+            // the loop above was a serial chain with a NaN test per sample.
+            let peak = shared_dsp::util::peak_abs(&ch[..n]);
+            info.limiter_input_peak = info.limiter_input_peak.max(peak);
         }
         self.ring_pos = (pos + n) & mask;
 
