@@ -227,6 +227,7 @@ pub struct Saturator {
     /// Shaper kernel chosen for this CPU at construction.
     shape: ShapeFn,
     /// The CPU runs the AVX2 + FMA DC blocker ([`dc_block_pair_fma`]).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by x86-64 dispatch only
     dc_fma: bool,
     /// Largest block the oversampler accepts per call.
     max_block: usize,

@@ -287,8 +287,10 @@ pub struct Dynamics {
     /// needs neither the dB conversion nor the curve. Infinite otherwise. Set by `update`.
     open_level: f32,
     /// The CPU runs the AVX2 + FMA instance of the per-sample loops ([`crate::simd`]).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by x86-64 dispatch only
     fma: bool,
     /// The CPU runs the AVX-512 instance ([`crate::simd::avx512`]).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by x86-64 dispatch only
     avx512: bool,
 }
 
@@ -1718,6 +1720,7 @@ mod tests {
 
     /// The instances of [`linked_peak`] this CPU can run.
     fn linked_peak_instances() -> Vec<LinkedPeak> {
+        #[allow(unused_mut)] // pushed to on x86-64 only
         let mut v: Vec<LinkedPeak> = vec![linked_peak::<false, [f32; CHUNK]>];
         #[cfg(target_arch = "x86_64")]
         if crate::simd::avx2_fma() {

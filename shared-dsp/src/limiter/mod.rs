@@ -254,6 +254,7 @@ pub struct Limiter {
     /// Scratch: smoothed ceiling per base-rate sample of the block.
     ceil_buf: Vec<f32>,
     /// The CPU runs the AVX2 + FMA instance of `process` (detected once, in `new`).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by x86-64 dispatch only
     avx2: bool,
 }
 
