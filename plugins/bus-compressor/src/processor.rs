@@ -2,9 +2,8 @@
 //! dry/wet mix and sidechain listen. The plugin's `process` and the tests both drive this, so
 //! what the tests prove holds for the plugin.
 
-use shared_dsp::dynamics::{
-    DetectorMode, Dynamics, MAX_LOOKAHEAD_MS, MAX_SAMPLE_RATE, SidechainHpf, StereoMode,
-};
+use shared_dsp::dynamics::{DetectorMode, Dynamics, MAX_LOOKAHEAD_MS, MAX_SAMPLE_RATE, StereoMode};
+use shared_dsp::filter::ButterworthHighPass;
 use shared_dsp::oversampling::Oversampler;
 use shared_dsp::smoothing::LinearRamp;
 use shared_dsp::util::peak_abs;
@@ -119,7 +118,7 @@ pub struct Processor {
     /// 0 = compressed output, 1 = sidechain listen; linear crossfade.
     listen: LinearRamp,
     /// Sidechain-listen high-pass per output channel (the engine's detector filter).
-    listen_hpf: [SidechainHpf; MAX_CHANNELS],
+    listen_hpf: [ButterworthHighPass; MAX_CHANNELS],
     /// Cutoff the listen filters are set to.
     listen_hpf_hz: Option<f32>,
     /// Up/down sampler of the gain stage: channels 0-1 audio, 2-3 external key.
@@ -162,7 +161,7 @@ impl Processor {
             listen_buf: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             mix_prev: 1.0,
             listen,
-            listen_hpf: [SidechainHpf::new(); MAX_CHANNELS],
+            listen_hpf: [ButterworthHighPass::new(); MAX_CHANNELS],
             listen_hpf_hz: None,
             os: Oversampler::new(2 * MAX_CHANNELS, SUB_BLOCK, MAX_OVERSAMPLING),
             os_buf: vec![vec![0.0; SUB_BLOCK * MAX_OVERSAMPLING]; 2 * MAX_CHANNELS],

@@ -4,8 +4,8 @@
 //! editor. The limiter, oversampling and loudness measurement live in `shared-dsp`
 //! ([`shared_dsp::limiter::Limiter`], [`shared_dsp::loudness::LoudnessMeter`]), the editor
 //! pieces in `shared-ui`. [`processor::Processor`] is the framework-free audio path the plugin
-//! and the tests share. The dither ([`dither`]) and the DC filter ([`dc`]) are small DSP units
-//! that belong in shared-dsp and are here only until they move.
+//! and the tests share; its dither and DC filter are `shared_dsp::dither` and
+//! `shared_dsp::filter::ButterworthHighPass`.
 
 use atomic_float::AtomicF32;
 use nice_plug::prelude::*;
@@ -15,8 +15,6 @@ use shared_ui::output::OutputStage;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-pub mod dc;
-pub mod dither;
 mod editor;
 mod params;
 pub mod processor;

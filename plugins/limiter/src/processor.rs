@@ -9,13 +9,13 @@
 //!    -> [dither] -> bypass crossfade (with the input delayed by the latency) -> out
 //! ```
 
+use shared_dsp::dither::Ditherer;
+use shared_dsp::filter::ButterworthHighPass;
 use shared_dsp::limiter::{Limiter, MAX_LOOKAHEAD_MS, MAX_SAMPLE_RATE, PeakMode};
 use shared_dsp::loudness::{ChannelLayout, LoudnessMeter};
 use shared_dsp::smoothing::{LinearRamp, OnePole};
 use shared_dsp::util::db_to_gain;
 
-use crate::dc::DcFilter;
-use crate::dither::Ditherer;
 use shared_dsp::limiter::Character;
 
 /// Most channels: stereo.
@@ -24,6 +24,10 @@ pub const MAX_CHANNELS: usize = 2;
 pub const MAX_FACTOR: usize = 16;
 /// Crossfade time for the on/off switches (DC filter, unity, bypass), in ms.
 pub const SWITCH_FADE_MS: f32 = 10.0;
+/// Cutoff of the DC filter (Hz): -3 dB at 5 Hz, -0.02 dB at 20 Hz (2nd-order Butterworth:
+/// `|H|^2 = (f/fc)^4 / (1 + (f/fc)^4)`), so it removes DC and sub-sonic drift without touching
+/// the audio band.
+pub const DC_CUTOFF_HZ: f32 = 5.0;
 /// Unity-gain listening updates its loudness correction at every multiple of this many samples
 /// (counted from activation, so the result does not depend on the host's block sizes).
 pub const UNITY_CHUNK: usize = 64;
@@ -111,8 +115,8 @@ pub struct Processor {
     channels: usize,
     /// Settings last applied (setters run only on change).
     applied: Option<Settings>,
-    /// DC filter per channel.
-    dc: [DcFilter; MAX_CHANNELS],
+    /// DC filter per channel ([`DC_CUTOFF_HZ`]).
+    dc: [ButterworthHighPass; MAX_CHANNELS],
     /// DC filter crossfade: 0 = off, 1 = filtered.
     dc_mix: LinearRamp,
     /// Output dither.
@@ -177,7 +181,7 @@ impl Processor {
             fs,
             channels: MAX_CHANNELS,
             applied: None,
-            dc: [DcFilter::new(fs as f64); MAX_CHANNELS],
+            dc: [dc_filter(fs); MAX_CHANNELS],
             dc_mix: LinearRamp::new(0.0, SWITCH_FADE_MS),
             dither: Ditherer::new(),
             ring_mask: ring_len - 1,
@@ -222,9 +226,7 @@ impl Processor {
         // NOTE: shared_dsp's limiter asserts fs <= 192 kHz (its delay lines are sized for
         // 10 ms there); hosts do offer 384 and 768 kHz, which must not abort the host.
         self.limiter.set_sample_rate(fs.min(MAX_SAMPLE_RATE));
-        for f in &mut self.dc {
-            f.set_sample_rate(fs as f64);
-        }
+        self.dc = [dc_filter(fs); MAX_CHANNELS];
         for r in [&mut self.dc_mix, &mut self.unity_mix, &mut self.bypass_mix] {
             r.set_sample_rate(fs);
         }
@@ -591,4 +593,10 @@ impl Processor {
             i = end;
         }
     }
+}
+/// One channel's DC filter at `fs`, state cleared.
+fn dc_filter(fs: f32) -> ButterworthHighPass {
+    let mut f = ButterworthHighPass::new();
+    f.set(DC_CUTOFF_HZ, fs);
+    f
 }

@@ -2,6 +2,7 @@
 
 use super::computer::{Compression, GainComputer, Lower};
 use super::fastmath::{self, DB_PER_LOG2, LOG2_PER_DB};
+use crate::filter::ButterworthHighPass;
 use crate::simd::{madd, madd64};
 use crate::smoothing::OnePole;
 use crate::util::{flush_denormal, flush_denormal_f32};
@@ -559,7 +560,9 @@ impl Dynamics {
         }
         co.lookahead = lookahead;
         co.makeup_db = makeup_db;
-        self.hpf_coeffs = self.sc_hpf_hz.map(|f| SidechainHpf::coefficients(f, fs));
+        self.hpf_coeffs = self
+            .sc_hpf_hz
+            .map(|f| ButterworthHighPass::coefficients(f, fs));
         if let Some(c) = self.hpf_coeffs {
             for d in &mut self.det {
                 d.hpf.update_coefficients(c);
@@ -1336,74 +1339,6 @@ fn store<T: PartialEq>(field: &mut T, v: T) -> bool {
     } else {
         *field = v;
         true
-    }
-}
-
-/// The detector's sidechain high-pass: RBJ Audio EQ Cookbook high-pass with Q = 1/sqrt(2)
-/// (Butterworth, 12 dB/oct), cutoff limited to 0.45 fs. Public so that a plugin's sidechain
-/// *listen* output runs the same filter: what the user hears is what the detector hears.
-#[derive(Debug, Clone, Copy)]
-pub struct SidechainHpf {
-    /// Transposed direct form II section (f64 state).
-    filter: DirectForm2Transposed<f64>,
-}
-
-impl Default for SidechainHpf {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl SidechainHpf {
-    /// A filter that passes everything until [`Self::set`] is called.
-    pub fn new() -> Self {
-        Self {
-            filter: DirectForm2Transposed::<f64>::new(Coefficients {
-                a1: 0.0,
-                a2: 0.0,
-                b0: 1.0,
-                b1: 0.0,
-                b2: 0.0,
-            }),
-        }
-    }
-
-    /// Coefficients for cutoff `hz` at sample rate `fs`.
-    pub fn coefficients(hz: f32, fs: f32) -> Coefficients<f64> {
-        let f = (hz as f64).min(0.45 * fs as f64);
-        let w0 = 2.0 * std::f64::consts::PI * f / fs as f64;
-        let (sn, cs) = w0.sin_cos();
-        let alpha = sn / (2.0 * std::f64::consts::FRAC_1_SQRT_2);
-        let a0 = 1.0 + alpha;
-        Coefficients {
-            b0: (1.0 + cs) / 2.0 / a0,
-            b1: -(1.0 + cs) / a0,
-            b2: (1.0 + cs) / 2.0 / a0,
-            a1: -2.0 * cs / a0,
-            a2: (1.0 - alpha) / a0,
-        }
-    }
-
-    /// Sets the cutoff (keeps the state).
-    pub fn set(&mut self, hz: f32, fs: f32) {
-        self.filter.update_coefficients(Self::coefficients(hz, fs));
-    }
-
-    /// Filters one sample.
-    #[inline]
-    pub fn run(&mut self, x: f32) -> f32 {
-        self.filter.run(x as f64) as f32
-    }
-
-    /// Flushes denormal-range state (call once per block).
-    pub fn flush(&mut self) {
-        self.filter.s1 = crate::util::flush_denormal(self.filter.s1);
-        self.filter.s2 = crate::util::flush_denormal(self.filter.s2);
-    }
-
-    /// Clears the state.
-    pub fn reset(&mut self) {
-        self.filter.reset_state();
     }
 }
 

@@ -16,5 +16,5 @@ pub mod fastmath;
 pub use computer::{Compression, GainComputer, Lower, MAX_EXPANDER_RATIO, MAX_RANGE_DB};
 pub use engine::{
     AUTO_RELEASE_FAST_FRACTION, AUTO_RELEASE_SUSTAIN_MS, DetectorMode, Dynamics, MAX_DETECTOR_MS,
-    MAX_LOOKAHEAD_MS, MAX_SAMPLE_RATE, SidechainHpf, StereoMode,
+    MAX_LOOKAHEAD_MS, MAX_SAMPLE_RATE, StereoMode,
 };

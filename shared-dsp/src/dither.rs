@@ -1,8 +1,5 @@
-//! Output word-length reduction: TPDF dither with optional noise shaping.
-//!
-//! NOTE: this is DSP and belongs in `shared-dsp` (e.g. `shared_dsp::dither`); it lives here only
-//! because the limiter was written while shared-dsp was closed to edits. It has no plugin
-//! framework imports, so it can move as is.
+//! Output word-length reduction: TPDF dither with optional noise shaping (the Limiter's last
+//! stage).
 //!
 //! Quantisation to `b` bits uses the grid `k / 2^(b-1)` (full scale 1.0), with triangular (TPDF)
 //! dither of +-1 LSB peak added before rounding, so the error is signal-independent in its first
@@ -17,7 +14,7 @@
 //! from the ear's most sensitive region. The coefficients are designed for 44.1/48 kHz; at higher
 //! rates the shape stays high-pass and the extra noise lands further above the audio band.
 
-use shared_dsp::signal::Rng;
+use crate::signal::Rng;
 
 /// Most channels the ditherer keeps state for.
 pub const MAX_CHANNELS: usize = 2;
