@@ -9,6 +9,7 @@
 //! - `process(...)` documents its limits under `# Panics`; units that delay report `latency()`;
 //! - setters only record the value and mark the unit dirty; coefficients are recomputed per block.
 
+pub mod delay;
 pub mod dither;
 pub mod dynamics;
 pub mod filter;

@@ -2,6 +2,7 @@
 //! dry/wet mix and sidechain listen. The plugin's `process` and the tests both drive this, so
 //! what the tests prove holds for the plugin.
 
+use shared_dsp::delay::DelayLine;
 use shared_dsp::dynamics::{DetectorMode, Dynamics, MAX_LOOKAHEAD_MS, MAX_SAMPLE_RATE, StereoMode};
 use shared_dsp::filter::ButterworthHighPass;
 use shared_dsp::oversampling::Oversampler;
@@ -103,12 +104,8 @@ pub struct Processor {
     applied: Option<Settings>,
     /// Channel count of the previous block (mono forces full link).
     applied_channels: usize,
-    /// Dry delay lines (power-of-two rings) matching the engine's look-ahead, one per channel.
-    dry_ring: Vec<Vec<f32>>,
-    /// Ring index mask.
-    ring_mask: usize,
-    /// Ring write position.
-    ring_pos: usize,
+    /// Dry delay line matching the engine's latency (look-ahead and oversampling).
+    dry_line: DelayLine,
     /// Latency-aligned dry signal of the last block, `max_block` per channel.
     dry: Vec<Vec<f32>>,
     /// Listen signal scratch, one sub-block per channel.
@@ -142,9 +139,7 @@ impl Processor {
     pub fn new(max_block: usize) -> Self {
         assert!(max_block > 0);
         // Room for the longest look-ahead plus the oversampler's latency.
-        let ring_len = ((MAX_LOOKAHEAD_MS * 0.001 * MAX_SAMPLE_RATE).ceil() as usize + 512)
-            .next_power_of_two()
-            .max(2 * SUB_BLOCK);
+        let max_delay = (MAX_LOOKAHEAD_MS * 0.001 * MAX_SAMPLE_RATE).ceil() as usize + 512;
         let mut listen = LinearRamp::new(0.0, LISTEN_FADE_MS);
         listen.set_sample_rate(48_000.0);
         let engine = Dynamics::new(MAX_CHANNELS, SUB_BLOCK * MAX_OVERSAMPLING);
@@ -154,9 +149,7 @@ impl Processor {
             fs: 48_000.0,
             applied: None,
             applied_channels: 0,
-            dry_ring: vec![vec![0.0; ring_len]; MAX_CHANNELS],
-            ring_mask: ring_len - 1,
-            ring_pos: 0,
+            dry_line: DelayLine::new(MAX_CHANNELS, max_delay, SUB_BLOCK),
             dry: vec![vec![0.0; max_block]; MAX_CHANNELS],
             listen_buf: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             mix_prev: 1.0,
@@ -214,10 +207,7 @@ impl Processor {
     pub fn reset(&mut self) {
         self.engine.reset();
         self.os.reset();
-        for r in &mut self.dry_ring {
-            r.fill(0.0);
-        }
-        self.ring_pos = 0;
+        self.dry_line.reset();
         for f in &mut self.listen_hpf {
             f.reset();
         }
@@ -263,7 +253,7 @@ impl Processor {
         } else {
             0
         };
-        (self.lookahead + os).min(self.ring_mask + 1 - SUB_BLOCK)
+        (self.lookahead + os).min(self.dry_line.max_delay())
     }
 
     /// The engine, for the editor's curve or for inspection.
@@ -394,25 +384,13 @@ impl Processor {
         let nch = audio.len();
         let len = r.len();
         // 1. Dry path: the input delayed by the engine's latency.
-        // NOTE: written and read in contiguous runs (memcpy speed). Writing the sub-block before
-        // reading is safe: the ring holds at least the latency plus one sub-block.
         let lat = self.latency();
-        let mask = self.ring_mask;
-        let size = mask + 1;
-        let w = self.ring_pos;
-        let rd = (w + size - lat) & mask;
+        self.dry_line.set_delay(lat);
         for (c, ch) in audio.iter().enumerate() {
-            let ring = &mut self.dry_ring[c];
-            let src = &ch[r.clone()];
-            let first = len.min(size - w);
-            ring[w..w + first].copy_from_slice(&src[..first]);
-            ring[..len - first].copy_from_slice(&src[first..]);
-            let dry = &mut self.dry[c][r.clone()];
-            let first = len.min(size - rd);
-            dry[..first].copy_from_slice(&ring[rd..rd + first]);
-            dry[first..].copy_from_slice(&ring[..len - first]);
+            self.dry_line
+                .run(c, &ch[r.clone()], &mut self.dry[c][r.clone()]);
         }
-        self.ring_pos = (w + len) & mask;
+        self.dry_line.advance(len);
 
         // 2. Key: the external sidechain when enabled and connected, else the input.
         let key: Option<&[&[f32]]> = if s.external_sidechain {

@@ -29,6 +29,7 @@
 //! sidechain" crossfades the compressor's key between its input and the EQ'd copy. The
 //! listened gate key is delayed by [`Strip::latency`], so it lines up with the audio.
 
+use shared_dsp::delay::DelayLine;
 use shared_dsp::dynamics::{DetectorMode, Dynamics, Lower};
 use shared_dsp::filter::{Band, BandType, IirEq, Slope};
 use shared_dsp::saturation::{Character, RECOMMENDED_FACTOR, Saturator};
@@ -439,83 +440,6 @@ impl Fade {
     }
 }
 
-/// Delay line (power-of-two ring) per channel.
-#[derive(Debug, Clone)]
-struct Delay {
-    /// Rings.
-    ring: Vec<Vec<f32>>,
-    /// Index mask.
-    mask: usize,
-    /// Write position.
-    pos: usize,
-    /// Delay in samples.
-    delay: usize,
-}
-
-impl Delay {
-    fn new(channels: usize, max_delay: usize) -> Self {
-        let len = (max_delay + SUB_BLOCK + 1).next_power_of_two();
-        Self {
-            ring: vec![vec![0.0; len]; channels],
-            mask: len - 1,
-            pos: 0,
-            delay: 0,
-        }
-    }
-
-    fn reset(&mut self) {
-        self.ring.iter_mut().for_each(|r| r.fill(0.0));
-        self.pos = 0;
-    }
-
-    /// Writes `input` of channel `ch` and reads the delayed signal into `out` (same length,
-    /// at most [`SUB_BLOCK`]). Call for every channel, then [`Self::advance`].
-    // NOTE: in contiguous runs (memcpy) instead of a masked index per sample. Writing the whole
-    // piece before reading is safe: the ring is at least `delay + SUB_BLOCK + 1` long, so the
-    // piece never overwrites what it still has to read.
-    fn run(&mut self, ch: usize, input: &[f32], out: &mut [f32]) {
-        self.write(ch, input);
-        let n = out.len();
-        let size = self.mask + 1;
-        let ring = &self.ring[ch];
-        let r = self.pos.wrapping_sub(self.delay) & self.mask;
-        let first = n.min(size - r);
-        out[..first].copy_from_slice(&ring[r..r + first]);
-        out[first..].copy_from_slice(&ring[..n - first]);
-    }
-
-    /// Writes `input` of channel `ch` without reading (the delayed signal is not needed for
-    /// this piece, but must be there for the next ones). Call for every channel, then
-    /// [`Self::advance`].
-    fn write(&mut self, ch: usize, input: &[f32]) {
-        let n = input.len();
-        debug_assert!(n <= SUB_BLOCK);
-        let size = self.mask + 1;
-        let ring = &mut self.ring[ch];
-        let w = self.pos;
-        let first = n.min(size - w);
-        ring[w..w + first].copy_from_slice(&input[..first]);
-        ring[..n - first].copy_from_slice(&input[first..]);
-    }
-
-    /// Writes only the last `delay` samples of `input` (where [`Self::write`] would put them):
-    /// all the history a read in the next piece needs. Call for every channel, then
-    /// [`Self::advance`] by `input.len()`.
-    fn write_tail(&mut self, ch: usize, input: &[f32]) {
-        let n = input.len();
-        let k = self.delay.min(n);
-        let start = self.pos + n - k;
-        let ring = &mut self.ring[ch];
-        for (j, &x) in input[n - k..].iter().enumerate() {
-            ring[(start + j) & self.mask] = x;
-        }
-    }
-
-    fn advance(&mut self, n: usize) {
-        self.pos = (self.pos + n) & self.mask;
-    }
-}
-
 /// Saturation section state while it comes in from bypass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SatState {
@@ -577,7 +501,7 @@ pub struct Strip {
     sc_eq: LinearRamp,
     /// Delay that lines the listened key up with the audio (the saturation's latency). It runs
     /// whenever the gate does, so its history is real key when listening starts.
-    key_delay: Delay,
+    key_delay: DelayLine,
     /// The key delay ran in the previous piece (else it restarts from silence).
     key_live: bool,
     /// The same four bands for the compressor's key ("EQ to sidechain").
@@ -591,11 +515,11 @@ pub struct Strip {
     /// Saturation (oversampled).
     sat: Saturator,
     /// Delay that replaces the saturation while it is bypassed (same latency).
-    sat_delay: Delay,
+    sat_delay: DelayLine,
     /// Saturation state.
     sat_state: SatState,
     /// Dry path for the plugin's bypass: the input delayed by the latency.
-    dry_delay: Delay,
+    dry_delay: DelayLine,
     /// Latency-aligned dry input of the last block, `max_block` per channel.
     dry: Vec<Vec<f32>>,
     /// Section fades: filters, EQ, gate, compressor, saturation.
@@ -671,16 +595,16 @@ impl Strip {
             route: LinearRamp::new(0.0, FADE_MS),
             dual: false,
             sc_eq: LinearRamp::new(0.0, FADE_MS),
-            key_delay: Delay::new(MAX_CHANNELS, lat),
+            key_delay: DelayLine::new(MAX_CHANNELS, lat, SUB_BLOCK),
             key_live: false,
             eq_key: IirEq::new(MAX_CHANNELS, SUB_BLOCK, 4),
             key_filter: IirEq::new(MAX_CHANNELS, SUB_BLOCK, 2),
             gate: Dynamics::new(MAX_CHANNELS, SUB_BLOCK),
             comp: Dynamics::new(MAX_CHANNELS, SUB_BLOCK),
             sat,
-            sat_delay: Delay::new(MAX_CHANNELS, lat),
+            sat_delay: DelayLine::new(MAX_CHANNELS, lat, SUB_BLOCK),
             sat_state: SatState::Off,
-            dry_delay: Delay::new(MAX_CHANNELS, lat),
+            dry_delay: DelayLine::new(MAX_CHANNELS, lat, SUB_BLOCK),
             dry: vec![vec![0.0; max_block]; MAX_CHANNELS],
             fade_filters: Fade::new(),
             fade_eq: Fade::new(),
@@ -706,9 +630,9 @@ impl Strip {
             pre_eq: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
             listen_buf: [[0.0; SUB_BLOCK]; MAX_CHANNELS],
         };
-        s.sat_delay.delay = lat;
-        s.dry_delay.delay = lat;
-        s.key_delay.delay = lat;
+        s.sat_delay.set_delay(lat);
+        s.dry_delay.set_delay(lat);
+        s.key_delay.set_delay(lat);
         s.filters.reserve_chain(s.eq.max_bands());
         for d in [&mut s.gate, &mut s.comp] {
             d.set_stereo_link_percent(100.0);
@@ -1739,7 +1663,7 @@ fn external_key(
 /// kept (the history a listen starting at the next piece reads). After a piece without key
 /// the delay restarts from silence.
 fn delay_key<P: AsRef<[f32]>>(
-    delay: &mut Delay,
+    delay: &mut DelayLine,
     live: &mut bool,
     listening: bool,
     key: &[P],
@@ -1864,7 +1788,7 @@ fn filter_and_delay_key(
     filter: Option<&mut IirEq>,
     key: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
     (nch, len): (usize, usize),
-    (delay, live, listening): (&mut Delay, &mut bool, bool),
+    (delay, live, listening): (&mut DelayLine, &mut bool, bool),
     listen_buf: &mut [[f32; SUB_BLOCK]; MAX_CHANNELS],
 ) {
     let [k0, k1] = key;
