@@ -23,6 +23,7 @@
 //!
 //! A mono layout is processed as the mid channel (`P` only).
 
+use shared_dsp::delay::DelayLine;
 use shared_dsp::filter::{Band, EqCurve, IirEq};
 use shared_dsp::fir::convolver::RECOMMENDED_PARTITION;
 use shared_dsp::fir::{
@@ -519,11 +520,8 @@ pub struct Processor {
     x_in: Vec<f32>,
     /// Mid copy for the M->S convolver.
     y_in: Vec<f32>,
-    /// Input history for the dry path, per channel (capacity: longest latency + `max_block`, so
-    /// a whole block can be written before it is read).
-    dry_ring: [Vec<f32>; 2],
-    /// Next write position in `dry_ring`.
-    ring_pos: usize,
+    /// The dry path: the input delayed by the latency in effect (up to maximum resolution's).
+    dry_line: DelayLine,
     /// Latency-aligned dry input of the last block, per channel.
     dry: [Vec<f32>; 2],
 }
@@ -602,11 +600,7 @@ pub fn build_reusing(
         side: vec![0.0; CHUNK],
         x_in: vec![0.0; CHUNK],
         y_in: vec![0.0; CHUNK],
-        dry_ring: [
-            vec![0.0; max_latency + max_block],
-            vec![0.0; max_latency + max_block],
-        ],
-        ring_pos: 0,
+        dry_line: DelayLine::new(2, max_latency, max_block),
         dry: [vec![0.0; max_block], vec![0.0; max_block]],
     };
     for eq in &mut p.iir {
@@ -797,10 +791,7 @@ impl Processor {
         for eq in &mut self.iir {
             eq.reset();
         }
-        for r in &mut self.dry_ring {
-            r.fill(0.0);
-        }
-        self.ring_pos = 0;
+        self.dry_line.reset();
         self.cross_warm = usize::MAX / 2;
     }
 
@@ -824,33 +815,12 @@ impl Processor {
         assert!(channels.iter().all(|c| c.len() == n));
         self.poll_kernels();
 
-        // Dry path, delayed by the latency in effect for this block (segment copies: the
-        // ring is longer than the latency, so each block is at most two contiguous pieces).
-        let latency = self.latency();
-        let cap = self.dry_ring[0].len();
-        let w0 = self.ring_pos;
-        let r0 = (w0 + cap - latency) % cap;
+        // Dry path, delayed by the latency in effect for this block.
+        self.dry_line.set_delay(self.latency());
         for (ch, buf) in channels.iter().enumerate() {
-            let ring = &mut self.dry_ring[ch];
-            let dry = &mut self.dry[ch][..n];
-            let mut done = 0;
-            let mut w = w0;
-            while done < n {
-                let m = (n - done).min(cap - w);
-                ring[w..w + m].copy_from_slice(&buf[done..done + m]);
-                done += m;
-                w = (w + m) % cap;
-            }
-            let mut done = 0;
-            let mut r = r0;
-            while done < n {
-                let m = (n - done).min(cap - r);
-                dry[done..done + m].copy_from_slice(&ring[r..r + m]);
-                done += m;
-                r = (r + m) % cap;
-            }
+            self.dry_line.run(ch, buf, &mut self.dry[ch][..n]);
         }
-        self.ring_pos = (w0 + n) % cap;
+        self.dry_line.advance(n);
 
         let mut start = 0;
         while start < n {
