@@ -71,7 +71,14 @@ impl DelayLine {
 
     /// Silences every channel. Never allocates.
     pub fn reset(&mut self) {
-        self.ring.iter_mut().for_each(|r| r.fill(0.0));
+        self.fill(0.0);
+    }
+
+    /// Sets every sample of every channel to `value` ([`Self::reset`] with another value), so
+    /// that a delayed control signal, a gain for instance, starts from a neutral value. Never
+    /// allocates.
+    pub fn fill(&mut self, value: f32) {
+        self.ring.iter_mut().for_each(|r| r.fill(value));
         self.pos = 0;
     }
 

@@ -9,6 +9,7 @@
 //!    -> [dither] -> bypass crossfade (with the input delayed by the latency) -> out
 //! ```
 
+use shared_dsp::delay::DelayLine;
 use shared_dsp::dither::Ditherer;
 use shared_dsp::filter::ButterworthHighPass;
 use shared_dsp::limiter::{Limiter, MAX_LOOKAHEAD_MS, MAX_SAMPLE_RATE, PeakMode};
@@ -121,16 +122,12 @@ pub struct Processor {
     dc_mix: LinearRamp,
     /// Output dither.
     dither: Ditherer,
-    /// Ring index mask (power-of-two rings).
-    ring_mask: usize,
-    /// Ring write position.
-    ring_pos: usize,
-    /// Input (before the input gain) per channel, for the latency-aligned bypass.
-    dry_ring: Vec<Vec<f32>>,
-    /// Limiter input per channel, for unity-gain listening's loudness comparison.
-    pre_ring: Vec<Vec<f32>>,
-    /// Input gain per sample, delayed with the audio for unity-gain listening.
-    gain_ring: Vec<f32>,
+    /// Input (before the input gain) per channel, delayed for the latency-aligned bypass.
+    dry_line: DelayLine,
+    /// Limiter input per channel, delayed for unity-gain listening's loudness comparison.
+    pre_line: DelayLine,
+    /// Input gain per sample, delayed with the audio for unity-gain listening (starts at 1).
+    gain_line: DelayLine,
     /// Latency-aligned dry input of the last block, `max_block` per channel.
     dry: Vec<Vec<f32>>,
     /// Latency-aligned limiter input of the last block, `max_block` per channel.
@@ -172,7 +169,7 @@ impl Processor {
         limiter.set_mode(PeakMode::SamplePeak);
         limiter.set_oversampling(MAX_FACTOR);
         limiter.set_lookahead_ms(MAX_LOOKAHEAD_MS);
-        let ring_len = (limiter.latency() + 2).next_power_of_two();
+        let max_latency = limiter.latency();
         let fs = 48_000.0;
         limiter.set_sample_rate(fs);
         let mut p = Self {
@@ -184,11 +181,9 @@ impl Processor {
             dc: [dc_filter(fs); MAX_CHANNELS],
             dc_mix: LinearRamp::new(0.0, SWITCH_FADE_MS),
             dither: Ditherer::new(),
-            ring_mask: ring_len - 1,
-            ring_pos: 0,
-            dry_ring: vec![vec![0.0; ring_len]; MAX_CHANNELS],
-            pre_ring: vec![vec![0.0; ring_len]; MAX_CHANNELS],
-            gain_ring: vec![1.0; ring_len],
+            dry_line: DelayLine::new(MAX_CHANNELS, max_latency, max_block),
+            pre_line: DelayLine::new(MAX_CHANNELS, max_latency, max_block),
+            gain_line: DelayLine::new(1, max_latency, max_block),
             dry: vec![vec![0.0; max_block]; MAX_CHANNELS],
             pre: vec![vec![0.0; max_block]; MAX_CHANNELS],
             gain_delayed: vec![1.0; max_block],
@@ -269,11 +264,9 @@ impl Processor {
             f.reset();
         }
         self.dither.reset();
-        for r in self.dry_ring.iter_mut().chain(self.pre_ring.iter_mut()) {
-            r.fill(0.0);
-        }
-        self.gain_ring.fill(1.0);
-        self.ring_pos = 0;
+        self.dry_line.reset();
+        self.pre_line.reset();
+        self.gain_line.fill(1.0);
         self.unity_loss.reset(0.0);
         self.chunk_pos = 0;
         for m in [
@@ -345,7 +338,7 @@ impl Processor {
 
     /// Latency in samples (look-ahead plus oversampling), including pending settings.
     pub fn latency(&self) -> usize {
-        self.limiter.latency().min(self.ring_mask)
+        self.limiter.latency().min(self.dry_line.max_delay())
     }
 
     /// Oversampling factor in use (after the true-peak minimum of 2x).
@@ -408,21 +401,17 @@ impl Processor {
             return info;
         }
         let lat = self.latency();
-        let mask = self.ring_mask;
-        let pos = self.ring_pos;
+        for line in [&mut self.dry_line, &mut self.pre_line, &mut self.gain_line] {
+            line.set_delay(lat);
+        }
 
         // 1. Input peak and the dry path (the input delayed by the latency).
         for (c, ch) in audio.iter().enumerate() {
             let x = &ch[..n];
             info.input_peak = info.input_peak.max(shared_dsp::util::peak_abs(x));
-            let ring = &mut self.dry_ring[c];
-            let mut w = pos;
-            for (d, &v) in self.dry[c][..n].iter_mut().zip(x) {
-                ring[w] = v;
-                *d = ring[w.wrapping_sub(lat) & mask];
-                w = (w + 1) & mask;
-            }
+            self.dry_line.run(c, x, &mut self.dry[c][..n]);
         }
+        self.dry_line.advance(n);
 
         // 2. DC filter (crossfaded in and out; skipped while off).
         if s.dc_filter || self.dc_mix.value() > 0.0 {
@@ -454,33 +443,18 @@ impl Processor {
         }
 
         // 4. Input gain; the limiter input and the gain, delayed for unity listening.
-        {
-            let mut w = pos;
-            for (g, &gi) in self.gain_delayed[..n].iter_mut().zip(input_gain) {
-                self.gain_ring[w] = gi;
-                *g = self.gain_ring[w.wrapping_sub(lat) & mask];
-                w = (w + 1) & mask;
-            }
-        }
+        self.gain_line
+            .run(0, input_gain, &mut self.gain_delayed[..n]);
+        self.gain_line.advance(n);
         for (c, ch) in audio.iter_mut().enumerate() {
-            let ring = &mut self.pre_ring[c];
-            let mut w = pos;
-            for ((v, &g), d) in ch[..n]
-                .iter_mut()
-                .zip(input_gain)
-                .zip(self.pre[c][..n].iter_mut())
-            {
+            for (v, &g) in ch[..n].iter_mut().zip(input_gain) {
                 *v *= g;
-                ring[w] = *v;
-                *d = ring[w.wrapping_sub(lat) & mask];
-                w = (w + 1) & mask;
             }
-            // NOTE: a separate pass: `peak_abs` runs eight lanes, where a running `f32::max` in
-            // the loop above was a serial chain with a NaN test per sample.
+            self.pre_line.run(c, &ch[..n], &mut self.pre[c][..n]);
             let peak = shared_dsp::util::peak_abs(&ch[..n]);
             info.limiter_input_peak = info.limiter_input_peak.max(peak);
         }
-        self.ring_pos = (pos + n) & mask;
+        self.pre_line.advance(n);
 
         // 5. Limit.
         {
