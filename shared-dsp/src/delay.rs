@@ -104,12 +104,7 @@ impl DelayLine {
     /// # Panics
     /// If `input` is longer than `max_block`, or `ch` is out of range.
     pub fn write(&mut self, ch: usize, input: &[f32]) {
-        let n = input.len();
-        assert!(
-            n <= self.max_block,
-            "piece of {n} > max_block {}",
-            self.max_block
-        );
+        let n = self.piece_len(input);
         let size = self.mask + 1;
         let ring = &mut self.ring[ch];
         let w = self.pos;
@@ -124,18 +119,24 @@ impl DelayLine {
     /// # Panics
     /// If `input` is longer than `max_block`, or `ch` is out of range.
     pub fn write_tail(&mut self, ch: usize, input: &[f32]) {
-        let n = input.len();
-        assert!(
-            n <= self.max_block,
-            "piece of {n} > max_block {}",
-            self.max_block
-        );
+        let n = self.piece_len(input);
         let k = self.delay.min(n);
         let start = self.pos + n - k;
         let ring = &mut self.ring[ch];
         for (j, &x) in input[n - k..].iter().enumerate() {
             ring[(start + j) & self.mask] = x;
         }
+    }
+
+    /// Length of a piece, checked against `max_block`.
+    fn piece_len(&self, input: &[f32]) -> usize {
+        let n = input.len();
+        assert!(
+            n <= self.max_block,
+            "piece of {n} > max_block {}",
+            self.max_block
+        );
+        n
     }
 
     /// Moves on by `n` samples (the length of the piece every channel just wrote).

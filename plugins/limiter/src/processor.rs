@@ -178,7 +178,7 @@ impl Processor {
             fs,
             channels: MAX_CHANNELS,
             applied: None,
-            dc: [dc_filter(fs); MAX_CHANNELS],
+            dc: [ButterworthHighPass::with_cutoff(DC_CUTOFF_HZ, fs); MAX_CHANNELS],
             dc_mix: LinearRamp::new(0.0, SWITCH_FADE_MS),
             dither: Ditherer::new(),
             dry_line: DelayLine::new(MAX_CHANNELS, max_latency, max_block),
@@ -221,7 +221,7 @@ impl Processor {
         // NOTE: shared_dsp's limiter asserts fs <= 192 kHz (its delay lines are sized for
         // 10 ms there); hosts do offer 384 and 768 kHz, which must not abort the host.
         self.limiter.set_sample_rate(fs.min(MAX_SAMPLE_RATE));
-        self.dc = [dc_filter(fs); MAX_CHANNELS];
+        self.dc = [ButterworthHighPass::with_cutoff(DC_CUTOFF_HZ, fs); MAX_CHANNELS];
         for r in [&mut self.dc_mix, &mut self.unity_mix, &mut self.bypass_mix] {
             r.set_sample_rate(fs);
         }
@@ -567,10 +567,4 @@ impl Processor {
             i = end;
         }
     }
-}
-/// One channel's DC filter at `fs`, state cleared.
-fn dc_filter(fs: f32) -> ButterworthHighPass {
-    let mut f = ButterworthHighPass::new();
-    f.set(DC_CUTOFF_HZ, fs);
-    f
 }

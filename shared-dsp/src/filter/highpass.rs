@@ -50,6 +50,13 @@ impl ButterworthHighPass {
         }
     }
 
+    /// A filter at cutoff `hz` for sample rate `fs`, state cleared.
+    pub fn with_cutoff(hz: f32, fs: f32) -> Self {
+        let mut f = Self::new();
+        f.set(hz, fs);
+        f
+    }
+
     /// Sets the cutoff (keeps the state).
     pub fn set(&mut self, hz: f32, fs: f32) {
         self.filter.update_coefficients(Self::coefficients(hz, fs));
@@ -84,15 +91,13 @@ mod tests {
     fn removes_dc_and_passes_the_band_with_the_butterworth_gain() {
         let (fs, fc) = (48_000.0f32, 5.0f32);
         let n = 48_000 * 2;
-        let mut f = ButterworthHighPass::new();
-        f.set(fc, fs);
+        let mut f = ButterworthHighPass::with_cutoff(fc, fs);
         let mut last = 0.0f32;
         for _ in 0..n {
             last = f.run(0.5);
         }
         assert!(last.abs() < 1e-4, "DC left after 2 s: {last}");
-        let mut f = ButterworthHighPass::new();
-        f.set(fc, fs);
+        let mut f = ButterworthHighPass::with_cutoff(fc, fs);
         let mut peak = 0.0f32;
         for i in 0..n {
             let x = (2.0 * std::f64::consts::PI * 100.0 * i as f64 / fs as f64).sin() as f32;
